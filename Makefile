@@ -1,0 +1,43 @@
+# Two commands for a newcomer: `make run` (set up, then compare the demo models) and `make test`.
+# Each is idempotent and creates its own virtual environment in .venv/.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+DEMO := local_models/SmolLM2-135M-Instruct.Q4_1.gguf
+DEMO_Q2 := local_models/SmolLM2-135M-Instruct.Q2_K.gguf
+# llama.cpp is compiled from source on the first install; the multimodal part is not used.
+export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
+export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: setup run test bench clean
+
+setup: $(STAMP) $(DEMO) $(DEMO_Q2)
+
+$(STAMP):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "Installing ModelScout; the first install compiles llama.cpp (about 8 minutes on 2 cores)..."
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+$(DEMO): | $(STAMP)
+	$(BIN)/python scripts/fetch_models.py
+
+$(DEMO_Q2): | $(DEMO)
+	$(BIN)/modelscout models quantize $(DEMO) --type Q2_K --out $@
+
+run: setup
+	$(BIN)/modelscout run --suite resources/suites/demo.jsonl --model $(DEMO) --model $(DEMO_Q2)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python benchmarks/engine_overhead.py
+	$(BIN)/python benchmarks/metadata_speed.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_Q2)

@@ -1,0 +1,416 @@
+"""The headless front end: `modelscout models|run|results|runs`, over the same core as the app."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from desktop_app import __version__, paths
+from desktop_app import settings as settings_module
+from desktop_app.errors import UserError
+from desktop_app.units import format_bytes
+
+log = logging.getLogger("modelscout")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return args.handler(args) or 0
+    except UserError as exc:
+        print(f"modelscout: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nmodelscout: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `modelscout ... | head`
+        return 0
+    except Exception as exc:  # a bug: one line for the user, the details in a log file
+        report = paths.cache_dir() / "last-error.txt"
+        report.write_text(traceback.format_exc(), encoding="utf-8")
+        print(f"modelscout: internal error: {type(exc).__name__}: {exc} (details in {report}; "
+              f"please report it)", file=sys.stderr)
+        return 70
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="modelscout", description=(
+        "Find the cheapest language model that is good enough for your own prompts."))
+    parser.add_argument("--version", action="version", version=f"modelscout {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    models = commands.add_parser("models", help="list, inspect and quantize GGUF models")
+    model_commands = models.add_subparsers(title="models commands", metavar="COMMAND")
+    listing = model_commands.add_parser("list", help="the GGUF models on this machine, from every source")
+    listing.add_argument("--folder", action="append", default=[], metavar="DIR",
+                         help="also look in DIR (besides the folders in settings)")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(handler=cmd_models_list)
+    inspect = model_commands.add_parser("inspect", help="what a GGUF file is and whether it fits here")
+    inspect.add_argument("path", metavar="PATH")
+    inspect.add_argument("--context", type=_positive_int, help="context size for the fit estimate")
+    inspect.add_argument("--json", action="store_true", help="print JSON")
+    inspect.set_defaults(handler=cmd_models_inspect)
+    quant = model_commands.add_parser("quantize", help="make a lower-bit variant with llama.cpp's quantizer")
+    quant.add_argument("path", metavar="PATH")
+    quant.add_argument("--type", required=True, metavar="TYPE", help="Q8_0, Q6_K, Q5_K_M, Q4_K_M, Q4_0, Q2_K ...")
+    quant.add_argument("--out", metavar="PATH", help="output file (default: the user models folder)")
+    quant.add_argument("--threads", type=_positive_int)
+    quant.set_defaults(handler=cmd_models_quantize)
+
+    run = commands.add_parser("run", help="run a suite on local models and compare them")
+    run.add_argument("--suite", metavar="FILE", help="a suite file (.jsonl or .csv)")
+    run.add_argument("--model", action="append", default=[], metavar="PATH", help="a GGUF file (repeat)")
+    run.add_argument("--resume", metavar="RUN_ID", help="finish an interrupted run")
+    run.add_argument("--context", type=_positive_int, help="context size (default: settings)")
+    run.add_argument("--threads", type=_positive_int, help="CPU threads (default: llama.cpp's choice)")
+    run.add_argument("--gpu-layers", type=int, help="layers to offload to a GPU (-1: all)")
+    run.add_argument("--max-tokens", type=_positive_int, help="longest answer in tokens")
+    run.add_argument("--temperature", type=float)
+    run.add_argument("--seed", type=int)
+    run.add_argument("--no-reuse", action="store_true", help="answer again even when an identical "
+                                                             "request was answered before")
+    run.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    run.set_defaults(handler=cmd_run)
+
+    results = commands.add_parser("results", help="the comparison of a stored run")
+    results.add_argument("run_id", metavar="RUN_ID")
+    results.add_argument("--json", action="store_true")
+    results.set_defaults(handler=cmd_results)
+
+    runs = commands.add_parser("runs", help="the stored runs, newest first")
+    runs.add_argument("--json", action="store_true")
+    runs.set_defaults(handler=cmd_runs)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+# models -------------------------------------------------------------------------------------
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from desktop_app.models.catalog import ModelCatalog
+    from desktop_app.models.discovery import discover
+    from desktop_app.models.fit import estimate_fit
+    from desktop_app.models.gguf_meta import GGUFError
+    from desktop_app.models.hardware import probe
+
+    settings = settings_module.load()
+    found = discover([*settings.model_folders, *args.folder])
+    catalog = ModelCatalog()
+    hardware = probe()
+    entries = []
+    for model, info in zip(found, catalog.infos([m.path for m in found])):
+        entry: dict[str, Any] = {"path": str(model.path), "source": model.source, "label": model.label}
+        if isinstance(info, GGUFError):
+            entry["error"] = str(info)
+        else:
+            entry.update(info.to_dict())
+            entry["path"] = str(model.path)
+            entry["fit"] = estimate_fit(info, hardware, context=settings.context_size).to_dict()
+        entries.append(entry)
+    if args.json:
+        print(json.dumps(entries, indent=2))
+        return 0
+    if not entries:
+        print("No GGUF models found. Put .gguf files in local_models/ or "
+              f"{paths.user_models_dir()}, or add a folder with --folder DIR.", file=sys.stderr)
+        return 0
+    rows = [[e["label"], e["source"], e.get("architecture", "-"), _count(e.get("parameters")),
+             e.get("quantization", "-"), format_bytes(e["file_size"]) if "file_size" in e else "-",
+             str(e.get("context_length") or "-"),
+             _verdict(e["fit"]) if "fit" in e else "unreadable"] for e in entries]
+    print(_table(["model", "source", "arch", "params", "quant", "size", "ctx", "fit"], rows))
+    for e in entries:
+        if "error" in e:
+            print(f"  {e['label']}: {e['error']}", file=sys.stderr)
+    print(f"{len(entries)} models; fit at a context of {settings.context_size} tokens on {hardware.summary()}",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_models_inspect(args: argparse.Namespace) -> int:
+    from desktop_app.models.catalog import ModelCatalog
+    from desktop_app.models.fit import estimate_fit
+    from desktop_app.models.hardware import probe
+
+    settings = settings_module.load()
+    info = ModelCatalog().info(args.path)
+    hardware = probe()
+    fit = estimate_fit(info, hardware, context=args.context or settings.context_size,
+                       gpu_layers=settings.gpu_layers)
+    data = {**info.to_dict(), "fit": fit.to_dict()}
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    lines = [
+        ("path", info.path), ("name", info.name), ("architecture", info.architecture),
+        ("parameters", f"{_count(info.parameters)} ({info.parameters:,})"),
+        ("quantization", info.quantization), ("file size", format_bytes(info.file_size)),
+        ("context length", info.context_length), ("layers", info.layers),
+        ("embedding size", info.embedding_size),
+        ("attention heads", f"{info.attention_heads} (KV heads {info.kv_heads}, head size {info.head_size})"),
+        ("vocabulary", info.vocab_size), ("chat template", "yes" if info.has_chat_template else "no"),
+        ("licence", info.license or "not stated"),
+        ("fit", f"{_verdict(fit.to_dict())}: {fit.reason}"),
+    ]
+    width = max(len(k) for k, _ in lines)
+    print("\n".join(f"{k.ljust(width)}  {v if v is not None else '-'}" for k, v in lines))
+    return 0
+
+
+def cmd_models_quantize(args: argparse.Namespace) -> int:
+    from desktop_app.models.quantize import quantize
+
+    interactive = sys.stderr.isatty()
+
+    def progress(fraction: float) -> None:
+        if interactive:
+            print(f"\rquantizing to {args.type.upper()}: {fraction:4.0%}", end="", file=sys.stderr)
+
+    started = time.perf_counter()
+    target = quantize(args.path, args.type, args.out, threads=args.threads, on_progress=progress)
+    if interactive:
+        print(file=sys.stderr)
+    print(f"{target} ({format_bytes(target.stat().st_size)}, {time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+# runs ---------------------------------------------------------------------------------------
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from desktop_app.providers.base import Sampling
+    from desktop_app.runner.runner import Runner
+    from desktop_app.storage.store import Store
+    from desktop_app.suites import load_suite
+
+    settings = settings_module.load()
+    if args.resume:
+        if args.suite or args.model:
+            raise UserError("--resume continues a stored run as it was planned; "
+                            "leave out --suite and --model")
+    elif not args.suite or not args.model:
+        raise UserError("give a suite and at least one model: "
+                        "modelscout run --suite FILE --model PATH [--model PATH ...]")
+    if args.resume:
+        store = Store()
+        runner = Runner(store, settings)
+        run_id = store.resolve_run_id(args.resume)
+    else:
+        suite = load_suite(args.suite)  # bad input fails here, before anything is stored
+        for path in args.model:
+            if not Path(path).exists():
+                raise UserError(f"model file {path} does not exist; `modelscout models list` shows "
+                                f"the models found on this machine")
+        try:
+            sampling = Sampling(
+                temperature=settings.temperature if args.temperature is None else args.temperature,
+                max_tokens=args.max_tokens or settings.max_tokens,
+                seed=settings.seed if args.seed is None else args.seed)
+        except ValueError as exc:
+            raise UserError(f"invalid sampling setting: {exc}") from None
+        store = Store()
+        runner = Runner(store, settings)
+        specs = [runner.spec_for(p, context=args.context, threads=args.threads, gpu_layers=args.gpu_layers)
+                 for p in args.model]
+        run_id = runner.create_run(suite, specs, sampling)
+    print(f"run {run_id}", file=sys.stderr)
+    cancel = threading.Event()
+    status = _drive(runner, run_id, cancel, reuse=not args.no_reuse)
+    summary = _summary(store, run_id)
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=2))
+    else:
+        print(f"run {run_id} ({status})")
+        print(_comparison(summary))
+    if status != "complete":
+        print(f"the run is not complete; finish it with: modelscout run --resume {run_id}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _drive(runner: Any, run_id: str, cancel: threading.Event, reuse: bool) -> str:
+    """Consume the runner's events, showing progress on stderr."""
+    from desktop_app.runner import events as ev
+
+    progress = _Progress(sys.stderr)
+    status = "interrupted"
+    execution = runner.execute(run_id, cancel, reuse=reuse)
+    try:
+        for event in execution:
+            if isinstance(event, ev.RunStarted):
+                progress.start(event.total, event.done)
+            elif isinstance(event, ev.ModelLoading):
+                progress.note(f"loading {event.model_key} ...")
+            elif isinstance(event, ev.ModelLoaded):
+                progress.note(f"loaded {event.model_key} in {event.load_ms / 1000:.1f} s"
+                              + (f", {format_bytes(event.memory_bytes)}" if event.memory_bytes else ""))
+            elif isinstance(event, ev.ModelFailed):
+                progress.note(f"{event.model_key}: {event.error}")
+            elif isinstance(event, ev.CaseFinished):
+                progress.case(event)
+            elif isinstance(event, ev.RunFinished):
+                status = event.status
+    except KeyboardInterrupt:
+        cancel.set()
+        execution.close()  # stops the worker, marks the run interrupted
+        progress.note(f"interrupted; resume with: modelscout run --resume {run_id}")
+        raise
+    finally:
+        progress.end()
+    return status
+
+
+class _Progress:
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.total = self.done_before = 0
+        self.started = time.perf_counter()
+        self.line_open = False
+
+    def start(self, total: int, done: int) -> None:
+        self.total, self.done_before = total, done
+        self.started = time.perf_counter()
+        if done:
+            self.note(f"resuming: {done} of {total} answers already stored")
+
+    def note(self, text: str) -> None:
+        self._clear()
+        print(text, file=self.stream, flush=True)
+
+    def case(self, event: Any) -> None:
+        row = event.row
+        elapsed = time.perf_counter() - self.started
+        fresh = event.done - self.done_before
+        eta = elapsed / fresh * (event.total - event.done) if fresh else 0
+        if row["error"]:
+            outcome = "error"
+        elif row["grade_passed"] is None:
+            outcome = "answered"
+        else:
+            outcome = "pass" if row["grade_passed"] else "fail"
+        speed = row["generation_tokens_per_second"]
+        text = (f"[{event.done}/{event.total}] {event.model_key} · {event.case_id}: {outcome}"
+                + (" (reused)" if event.reused else f" · {speed:.0f} tok/s" if speed else "")
+                + f" · ETA {int(eta) // 60}:{int(eta) % 60:02d}")
+        if self.tty:
+            self._clear()
+            print(text[:120], end="", file=self.stream, flush=True)
+            self.line_open = True
+        else:
+            print(text, file=self.stream, flush=True)
+
+    def _clear(self) -> None:
+        if self.line_open:
+            print("\r\033[K", end="", file=self.stream)
+            self.line_open = False
+
+    def end(self) -> None:
+        if self.line_open:
+            print(file=self.stream)
+            self.line_open = False
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    from desktop_app.storage.store import Store
+
+    summary = _summary(Store(), args.run_id)
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=2))
+    else:
+        run = summary.run
+        print(f"run {run['id']} · {run['suite_name']} v{run['suite_version']} · {run['status']} · "
+              f"{run['created_at'][:19].replace('T', ' ')} UTC")
+        print(_comparison(summary))
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from desktop_app.storage.store import Store
+
+    runs = Store().runs()
+    if args.json:
+        print(json.dumps(runs, indent=2))
+        return 0
+    if not runs:
+        print("No runs yet: modelscout run --suite FILE --model PATH", file=sys.stderr)
+        return 0
+    print(_table(["run", "created (UTC)", "status", "suite", "models", "answers"],
+                 [[r["id"], r["created_at"][:19].replace("T", " "), r["status"],
+                   f"{r['suite_name']} v{r['suite_version']}", str(r["models"]), str(r["results"])]
+                  for r in runs]))
+    return 0
+
+
+def _summary(store: Any, run_id: str) -> Any:
+    from desktop_app.analysis.summary import summarize
+
+    return summarize(store, run_id)
+
+
+def _comparison(summary: Any) -> str:
+    rows = []
+    for m in summary.models:
+        quality = "-" if m.quality is None else f"{m.quality:.0%}"
+        if m.quality_low is not None:
+            quality += f" ({m.quality_low:.0%}-{m.quality_high:.0%})"
+        rows.append([
+            m.model, f"{m.answered}/{m.cases}", f"{m.passed}/{m.graded}", quality, str(m.errors),
+            _num(m.tokens_per_second, "{:.1f}"), _num(m.time_to_first_token_ms, "{:.0f} ms"),
+            _usd(m.cost_per_answer_usd), _usd(m.cost_per_million_tokens_usd),
+        ])
+    return _table(["model", "answers", "passed", "quality (95% CI)", "errors", "tok/s", "first token",
+                   "$/answer", "$/M tokens"], rows)
+
+
+# formatting ---------------------------------------------------------------------------------
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def _count(n: int | None) -> str:
+    if not n:
+        return "-"
+    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g}{unit}"
+    return str(n)
+
+
+def _num(value: float | None, fmt: str) -> str:
+    return "-" if value is None else fmt.format(value)
+
+
+def _usd(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"${value:.2g}" if value < 0.01 else f"${value:,.2f}"
+
+
+def _verdict(fit: dict[str, Any]) -> str:
+    return {"full_gpu": "GPU", "partial_gpu": f"GPU {fit.get('gpu_layers')} layers + CPU",
+            "cpu_only": "CPU", "will_not_fit": "won't fit"}.get(fit["verdict"], fit["verdict"])

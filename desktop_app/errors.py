@@ -1,0 +1,5 @@
+"""Errors the user can act on: each message says what went wrong, where, and how to fix it."""
+
+
+class UserError(Exception):
+    """A problem with the user's input or environment; shown as one line, never as a traceback."""

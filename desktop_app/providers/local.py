@@ -1,0 +1,231 @@
+"""A GGUF model served by llama.cpp in its own worker process (one per loaded model)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import multiprocessing
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from multiprocessing.connection import wait
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from desktop_app.providers import llama_worker
+from desktop_app.providers.base import ProviderError, Request, Result, Token
+
+
+def llama_cpp_version() -> str:
+    """The installed llama-cpp-python version, without importing the native library."""
+    try:
+        return importlib.metadata.version("llama-cpp-python")
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+@dataclass(frozen=True)
+class LocalModelSpec:
+    path: str
+    n_ctx: int = 4096
+    n_threads: int | None = None
+    n_gpu_layers: int = 0
+    n_batch: int = 512
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LocalModelSpec:
+        return cls(**data)
+
+
+class LocalProvider:
+    """Hosts one model in a worker process; requests are answered one at a time, in order."""
+
+    def __init__(self, spec: LocalModelSpec, label: str | None = None, sha256: str | None = None) -> None:
+        self.spec = spec
+        self.label = label or Path(spec.path).name
+        self.sha256 = sha256
+        self.load_info: dict[str, Any] = {}
+        self._proc: multiprocessing.process.BaseProcess | None = None
+        self._conn: Any = None
+        self._cancel: Any = None
+        self._lock = threading.Lock()  # a llama.cpp context takes one request at a time
+
+    # Lifecycle ----------------------------------------------------------------------------
+
+    @property
+    def loaded(self) -> bool:
+        return self._proc is not None and self._proc.is_alive()
+
+    def load(self) -> None:
+        if self.loaded:
+            return
+        ctx = multiprocessing.get_context("spawn")  # fork is unsafe with threads and native state
+        parent_conn, child_conn = ctx.Pipe()
+        self._cancel = ctx.Event()
+        started = time.perf_counter()
+        proc = ctx.Process(target=llama_worker.main, args=(child_conn, self._cancel, self.spec.to_dict()),
+                           name=f"llama-worker {self.label}", daemon=True)
+        proc.start()
+        child_conn.close()
+        self._proc, self._conn = proc, parent_conn
+        try:
+            kind, payload = self._receive()
+        except _WorkerDied as died:
+            self._reset()
+            raise ProviderError(f"cannot load {self.spec.path}: the llama.cpp worker {died}") from None
+        if kind == "load_error":
+            self.close()
+            raise ProviderError(_load_error_message(self.spec.path, payload))
+        self.load_info = {**payload, "load_ms": (time.perf_counter() - started) * 1000}
+
+    def close(self) -> None:
+        if self._proc is None:
+            return
+        try:
+            self._conn.send(("close",))
+        except (OSError, ValueError):
+            pass
+        self._proc.join(timeout=5)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(timeout=5)
+        self._reset()
+
+    def _reset(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self._proc = self._conn = None
+
+    def memory_bytes(self) -> int | None:
+        """Resident memory of the worker now (the loaded model and its context)."""
+        if not self.loaded:
+            return None
+        try:
+            return psutil.Process(self._proc.pid).memory_info().rss
+        except psutil.Error:
+            return None
+
+    def identity(self) -> dict[str, Any]:
+        return {"provider": "llama.cpp", "sha256": self.sha256, "n_ctx": self.spec.n_ctx,
+                "n_gpu_layers": self.spec.n_gpu_layers, "llama_cpp": llama_cpp_version()}
+
+    # Answers ------------------------------------------------------------------------------
+
+    def stream(self, request: Request, cancel: threading.Event | None = None) -> Iterator[Token | Result]:
+        with self._lock:
+            started = time.perf_counter()
+            parts: list[str] = []
+            try:
+                self.load()
+            except ProviderError as exc:
+                yield Result(finish_reason="error", error=str(exc), wall_time_ms=_ms_since(started))
+                return
+            self._cancel.clear()
+            finished = False
+            try:
+                self._conn.send(("generate", request.to_dict()))
+                while True:
+                    kind, payload = self._receive(cancel)
+                    if kind == "token":
+                        parts.append(payload)
+                        yield Token(payload)
+                    elif kind == "done":
+                        finished = True
+                        yield Result.from_dict(payload)
+                        return
+            except (_WorkerDied, OSError) as died:
+                finished = True
+                self._reset()
+                yield Result(text="".join(parts), finish_reason="error", wall_time_ms=_ms_since(started),
+                             error=f"the llama.cpp worker for {self.label} {died}; "
+                                   f"the answer so far is kept")
+            finally:
+                if not finished:  # the caller stopped listening: stop the worker and drain its reply
+                    self._drain()
+
+    def _drain(self) -> None:
+        self._cancel.set()
+        try:
+            while self._receive()[0] != "done":
+                pass
+        except (_WorkerDied, OSError):
+            self._reset()
+
+    def _receive(self, cancel: threading.Event | None = None) -> tuple[str, Any]:
+        conn, proc = self._conn, self._proc
+        while True:
+            if cancel is not None and cancel.is_set():
+                self._cancel.set()
+            if conn.poll():
+                try:
+                    return conn.recv()
+                except EOFError:
+                    raise _WorkerDied(_describe_exit(proc)) from None
+            ready = wait([conn, proc.sentinel], timeout=0.05)
+            if proc.sentinel in ready and not conn.poll():
+                proc.join(timeout=1)
+                raise _WorkerDied(_describe_exit(proc))
+
+
+def check_loadable(model_paths: list[str]) -> dict[str, str | None]:
+    """Ask llama.cpp, in one throwaway process, whether it can open each model; path -> error or None.
+
+    Reading only the vocabulary takes well under a second even for large models, and catches an
+    architecture this llama.cpp does not know before a run is planned around it.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    receiver, sender = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=llama_worker.check_main, args=(sender, list(model_paths)),
+                       name="llama-check", daemon=True)
+    proc.start()
+    sender.close()
+    verdicts: dict[str, str | None] = {}
+    try:
+        while (item := receiver.recv()) is not None:
+            path, reason = item
+            verdicts[path] = None if reason is None else _load_error_message(path, reason)
+    except EOFError:
+        pass  # the checker crashed on the next model: that model is the one that fails
+    proc.join(timeout=5)
+    for path in model_paths:
+        verdicts.setdefault(path, f"cannot load {path}: llama.cpp crashed while opening it "
+                                  f"({_describe_exit(proc)}); the file is probably damaged")
+    return verdicts
+
+
+class _WorkerDied(Exception):
+    pass
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def _describe_exit(proc: Any) -> str:
+    proc.join(timeout=1)
+    code = proc.exitcode
+    if code is None:
+        return "stopped answering"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = " (often the system running out of memory)" if name == "SIGKILL" else ""
+        return f"crashed with {name}{hint}"
+    return f"exited unexpectedly with code {code}"
+
+
+def _load_error_message(path: str, reason: str) -> str:
+    reason = reason.strip() or "llama.cpp gave no reason"
+    if "unknown model architecture" in reason:
+        return (f"cannot load {path}: {reason}. This llama.cpp ({llama_cpp_version()}) does not support "
+                f"that architecture; update llama-cpp-python or pick another model")
+    return (f"cannot load {path}: llama.cpp failed ({reason}). The file may be damaged or incomplete; "
+            f"download it again or pick another model")

@@ -1,0 +1,64 @@
+"""Events a run streams to its front end (CLI progress line, Qt worker), in the order they happen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    run_id: str
+    total: int  # cells in the plan: cases x models
+    done: int  # cells already stored (a resumed run)
+
+
+@dataclass(frozen=True)
+class ModelLoading:
+    model_key: str
+
+
+@dataclass(frozen=True)
+class ModelLoaded:
+    model_key: str
+    load_ms: float
+    memory_bytes: int | None
+
+
+@dataclass(frozen=True)
+class ModelFailed:
+    model_key: str
+    error: str
+
+
+@dataclass(frozen=True)
+class CaseStarted:
+    model_key: str
+    case_id: str
+
+
+@dataclass(frozen=True)
+class TokenStreamed:
+    model_key: str
+    case_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class CaseFinished:
+    model_key: str
+    case_id: str
+    row: dict[str, Any]  # the stored result row
+    reused: bool
+    done: int  # cells stored so far, this one included
+    total: int
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    run_id: str
+    status: str  # complete or interrupted
+
+
+RunEvent = (RunStarted | ModelLoading | ModelLoaded | ModelFailed | CaseStarted | TokenStreamed
+            | CaseFinished | RunFinished)

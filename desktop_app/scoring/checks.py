@@ -1,0 +1,202 @@
+"""Reference checks (exact, contains, regex, numeric) that grade an answer against a case."""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from desktop_app.suites.loader import (
+    NUMBER_PATTERN,
+    REGEX_FLAGS,
+    Case,
+    Check,
+    parse_number,
+)
+
+DEFAULT_TOLERANCE = 1e-6
+_WRAPPERS = "\"'`*_\u201c\u201d\u2018\u2019\u00ab\u00bb"
+_TRAILING_PUNCTUATION = ".!?,;:\u3002"
+
+
+@dataclass(frozen=True)
+class Grade:
+    passed: bool
+    score: float  # 0..1
+    reason: str
+    parts: tuple[Grade, ...] = ()
+    check: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "score": self.score,
+            "reason": self.reason,
+            "parts": [part.to_dict() for part in self.parts],
+            "check": self.check,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Grade:
+        return cls(
+            passed=bool(data["passed"]),
+            score=float(data["score"]),
+            reason=data.get("reason", ""),
+            parts=tuple(cls.from_dict(part) for part in data.get("parts") or ()),
+            check=data.get("check", ""),
+        )
+
+
+def grade(case: Case, answer: str | None) -> Grade | None:
+    """Grade an answer with all of the case's checks; None when the case has none."""
+    if not case.checks:
+        return None
+    answer = answer or ""
+    parts = tuple(run_check(check, case.expected, answer) for check in case.checks)
+    if len(parts) == 1:
+        return parts[0]
+    failed = [part for part in parts if not part.passed]
+    if failed:
+        reason = f"{len(failed)} of {len(parts)} checks failed: " + "; ".join(f"{p.check}: {p.reason}" for p in failed)
+    else:
+        reason = f"all {len(parts)} checks passed"
+    return Grade(
+        passed=not failed,
+        score=sum(part.score for part in parts) / len(parts),
+        reason=reason,
+        parts=parts,
+        check="+".join(part.check for part in parts),
+    )
+
+
+def run_check(check: Check, expected: str | float | None, answer: str) -> Grade:
+    """One check's grade; the suite loader has already validated its parameters."""
+    return CHECKS[check.type](check.params, expected, answer)
+
+
+def normalize(text: str) -> str:
+    """Compare text the way a reader would: Unicode-normalized, case-insensitive, spaces collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def normalize_strict(text: str) -> str:
+    """normalize(), also dropping surrounding quotes, backticks, markdown emphasis and final punctuation."""
+    text = normalize(text)
+    previous = None
+    while text != previous:
+        previous = text
+        text = text.strip().strip(_WRAPPERS).rstrip(_TRAILING_PUNCTUATION)
+    return text
+
+
+def find_numbers(text: str) -> list[float]:
+    """Every number written in the text, in order ("1,234" is one number, "v1.2" holds none)."""
+    numbers = []
+    for match in NUMBER_PATTERN.finditer(unicodedata.normalize("NFKC", text)):
+        value = parse_number(match.group(0))
+        if value is not None:
+            numbers.append(value)
+    return numbers
+
+
+def check_exact(params: dict[str, Any], expected: str | float | None, answer: str) -> Grade:
+    want = _reference_text(params.get("value", expected))
+    if normalize_strict(answer) == normalize_strict(want):
+        return _pass("exact", f"answer equals {_quote(want)}")
+    return _fail("exact", f"expected exactly {_quote(want)}, answer is {_quote(answer)}")
+
+
+def check_contains(params: dict[str, Any], expected: str | float | None, answer: str) -> Grade:
+    want = _reference_text(params.get("value", expected))
+    needle = normalize_strict(want) or normalize(want)
+    pattern = re.escape(needle)
+    # Match whole words and whole numbers: "4" is not in "14", "4.5" or "4,000"; "cat" is not in "category".
+    if needle[:1].isalnum() or needle[:1] == "_":
+        pattern = r"(?<![\w])(?<![\d][.,])" + pattern if needle[0].isdigit() else r"(?<!\w)" + pattern
+    if needle[-1:].isalnum() or needle[-1:] == "_":
+        pattern += r"(?![\w])(?![.,]\d)" if needle[-1].isdigit() else r"(?!\w)"
+    if re.search(pattern, normalize(answer)):
+        return _pass("contains", f"expected {_quote(want)}, found it")
+    if not answer.strip():
+        return _fail("contains", f"expected {_quote(want)}, the answer is empty")
+    return _fail("contains", f"expected {_quote(want)}, not found in {_quote(answer)}")
+
+
+def check_regex(params: dict[str, Any], expected: str | float | None, answer: str) -> Grade:
+    pattern = params.get("pattern")
+    if pattern is None:
+        pattern = _reference_text(expected)
+    flags = re.MULTILINE
+    for letter in params.get("flags", ""):
+        flags |= REGEX_FLAGS[letter]
+    match = re.search(pattern, answer, flags)
+    if match:
+        return _pass("regex", f"pattern /{pattern}/ matched {_quote(match.group(0))}")
+    return _fail("regex", f"pattern /{pattern}/ did not match {_quote(answer)}")
+
+
+def check_numeric(params: dict[str, Any], expected: str | float | None, answer: str) -> Grade:
+    reference = params.get("value", expected)
+    want = reference if isinstance(reference, (int, float)) else parse_number(str(reference))
+    if want is None:
+        return _fail("numeric", f"the reference {_quote(str(reference))} is not a number")
+    tolerance = params.get("tolerance", DEFAULT_TOLERANCE)
+    relative = params.get("relative", 0.0)
+    which = params.get("which", "last")
+    shown_want = _format_number(want)
+    within = f" (within {_format_number(tolerance)})" if tolerance != DEFAULT_TOLERANCE else ""
+    if relative:
+        within = f" (within {_format_number(relative * 100)}%)"
+
+    def close(value: float) -> bool:
+        return math.isclose(value, want, rel_tol=relative, abs_tol=tolerance)
+
+    numbers = find_numbers(answer)
+    if not numbers:
+        return _fail("numeric", f"expected {shown_want}, the answer has no number")
+    if which == "any":
+        if any(close(value) for value in numbers):
+            return _pass("numeric", f"expected {shown_want}{within}, found it in the answer")
+        listed = ", ".join(_format_number(value) for value in numbers[:8])
+        return _fail("numeric", f"expected {shown_want}{within}, the answer's numbers are {listed}")
+    value = numbers[-1] if which == "last" else numbers[0]
+    message = f"expected {shown_want}{within}, {which} number in the answer is {_format_number(value)}"
+    return _pass("numeric", message) if close(value) else _fail("numeric", message)
+
+
+CHECKS: dict[str, Callable[[dict[str, Any], str | float | None, str], Grade]] = {
+    "exact": check_exact,
+    "contains": check_contains,
+    "regex": check_regex,
+    "numeric": check_numeric,
+}
+
+
+def _pass(check: str, reason: str) -> Grade:
+    return Grade(passed=True, score=1.0, reason=reason, check=check)
+
+
+def _fail(check: str, reason: str) -> Grade:
+    return Grade(passed=False, score=0.0, reason=reason, check=check)
+
+
+def _reference_text(value: str | float | None) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else _format_number(value)
+
+
+def _format_number(value: float) -> str:
+    if isinstance(value, int) or (value.is_integer() and abs(value) < 1e15):
+        return str(int(value))
+    return f"{value:.10g}"
+
+
+def _quote(text: str, limit: int = 60) -> str:
+    flat = " ".join(text.split())
+    if len(flat) > limit:
+        flat = flat[: limit - 1] + "\u2026"
+    return f'"{flat}"'

@@ -1,0 +1,107 @@
+"""Typed user settings, saved as a JSON file in the config folder (not in the SQLite store)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from desktop_app import paths
+from desktop_app.errors import UserError
+
+
+class SettingsError(UserError):
+    pass
+
+
+@dataclass
+class Settings:
+    electricity_usd_per_kwh: float = 0.17
+    # Used for local energy cost only when the CPU's measured power (RAPL) cannot be read.
+    device_watts: float = 65.0
+    threads: int | None = None  # None: llama.cpp's default for this machine
+    gpu_layers: int = -1  # -1: offload every layer when a GPU is there
+    context_size: int = 4096
+    max_tokens: int = 256
+    temperature: float = 0.0
+    seed: int = 0
+    model_folders: list[str] = field(default_factory=list)
+
+    def validate(self, where: str = "settings") -> None:
+        def bad(name: str, why: str) -> SettingsError:
+            return SettingsError(f"{where}: {name} {why}")
+
+        if self.electricity_usd_per_kwh < 0:
+            raise bad("electricity_usd_per_kwh", "must be 0 or more (dollars per kWh, e.g. 0.17)")
+        if self.device_watts <= 0:
+            raise bad("device_watts", "must be more than 0 (the machine's power draw under load, e.g. 65)")
+        if self.threads is not None and self.threads < 1:
+            raise bad("threads", "must be 1 or more, or null for automatic")
+        if self.gpu_layers < -1:
+            raise bad("gpu_layers", "must be -1 (all), 0 (none) or a number of layers")
+        if self.context_size < 16:
+            raise bad("context_size", "must be at least 16 tokens")
+        if self.max_tokens < 1:
+            raise bad("max_tokens", "must be at least 1")
+        if not 0 <= self.temperature <= 5:
+            raise bad("temperature", "must be between 0 and 5")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "settings") -> Settings:
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in _TYPES:
+                continue  # a newer version's setting: keep going rather than refuse to start
+            if isinstance(value, int) and not isinstance(value, bool) and float in _TYPES[key]:
+                value = float(value)
+            if isinstance(value, bool) or not isinstance(value, _TYPES[key]):
+                raise SettingsError(f"{where}: {key} has the wrong type ({type(value).__name__}); "
+                                    f"fix or delete that line")
+            values[key] = value
+        settings = cls(**values)
+        settings.validate(where)
+        return settings
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "electricity_usd_per_kwh": (float,),
+    "device_watts": (float,),
+    "threads": (int, type(None)),
+    "gpu_layers": (int,),
+    "context_size": (int,),
+    "max_tokens": (int,),
+    "temperature": (float,),
+    "seed": (int,),
+    "model_folders": (list,),
+}
+
+
+def load(path: Path | None = None) -> Settings:
+    path = path or paths.settings_path()
+    if not path.exists():
+        return Settings()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SettingsError(f"{path}: cannot read the settings ({exc}); fix the file or delete it "
+                            f"to go back to the defaults") from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path}: settings must be a JSON object; fix the file or delete it")
+    return Settings.from_dict(data, where=str(path))
+
+
+def save(settings: Settings, path: Path | None = None) -> None:
+    settings.validate()
+    path = path or paths.settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".settings-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(settings.to_dict(), handle, indent=2)
+    os.replace(tmp, path)

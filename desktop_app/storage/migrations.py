@@ -1,0 +1,114 @@
+"""Ordered, named schema migrations; each runs once and is recorded in the _migrations table."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import sqlite_utils
+
+Migration = Callable[[sqlite_utils.Database], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["runs"].create(
+        {
+            "id": str,
+            "created_at": str,
+            "finished_at": str,
+            "status": str,  # running, interrupted, complete
+            "kind": str,  # suite or compare
+            "suite_name": str,
+            "suite_version": str,
+            "suite_hash": str,
+            "suite_json": str,  # the whole suite, so the run can be resumed and re-scored as it was
+            "sampling_json": str,
+            "settings_json": str,
+            "hardware_json": str,
+            "app_version": str,
+            "llama_cpp_version": str,
+        },
+        pk="id",
+        not_null={"created_at", "status", "kind"},
+    )
+    db["run_models"].create(
+        {
+            "run_id": str,
+            "model_key": str,  # unique within a run; also the label shown to the user
+            "position": int,
+            "provider": str,
+            "path": str,
+            "spec_json": str,  # how to recreate the provider (path, load settings)
+            "identity_json": str,  # file sha256, metadata, llama.cpp version, load settings
+            "metadata_json": str,
+        },
+        pk=("run_id", "model_key"),
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["results"].create(
+        {
+            "id": int,
+            "run_id": str,
+            "model_key": str,
+            "case_id": str,
+            "request_hash": str,
+            "request_json": str,
+            "text": str,
+            "finish_reason": str,
+            "prompt_tokens": int,
+            "completion_tokens": int,
+            "cached_tokens": int,
+            "time_to_first_token_ms": float,
+            "prompt_tokens_per_second": float,
+            "generation_tokens_per_second": float,
+            "wall_time_ms": float,
+            "peak_memory_bytes": int,
+            "error": str,
+            "usage_json": str,
+            "grade_passed": int,
+            "grade_score": float,
+            "grade_reason": str,
+            "grade_json": str,
+            "energy_joules": float,
+            "energy_source": str,
+            "cost_usd": float,
+            "cost_json": str,
+            "reused_from": int,
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["results"].create_index(["run_id", "model_key", "case_id"], unique=True)
+    db["results"].create_index(["request_hash"])
+
+
+def apply(db: sqlite_utils.Database) -> list[str]:
+    """Apply the migrations not yet recorded; return the names applied now."""
+    table = db["_migrations"]
+    if not table.exists():
+        table.create({"name": str, "applied_at": str}, pk="name")
+    done = {row["name"] for row in table.rows}
+    applied = []
+    for fn in MIGRATIONS:
+        if fn.__name__ in done:
+            continue
+        # A migration lands whole or not at all: DDL joins the explicit transaction.
+        db.execute("BEGIN")
+        try:
+            fn(db)
+            table.insert({"name": fn.__name__,
+                          "applied_at": dt.datetime.now(dt.timezone.utc).isoformat()})
+        except BaseException:
+            db.conn.rollback()
+            raise
+        db.conn.commit()
+        applied.append(fn.__name__)
+    return applied

@@ -1,0 +1,124 @@
+"""The local SQLite store of runs and answers (sqlite-utils, WAL mode, named migrations)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from desktop_app import paths
+from desktop_app.errors import UserError
+from desktop_app.storage import migrations
+
+
+class StoreError(UserError):
+    pass
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+class Store:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = Path(path) if path else paths.database_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite_utils.Database(sqlite3.connect(self.path, timeout=30))
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.enable_wal()
+            migrations.apply(self.db)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the ModelScout database {self.path}: {exc}. If the file is "
+                             f"damaged, move it away and ModelScout starts a new one") from None
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.db.conn:
+            yield
+
+    # Runs ---------------------------------------------------------------------------------
+
+    def new_run_id(self) -> str:
+        while True:
+            run_id = secrets.token_hex(4)
+            if not self.db["runs"].count_where("id = ?", [run_id]):
+                return run_id
+
+    def create_run(self, run: dict[str, Any], models: list[dict[str, Any]]) -> None:
+        with self.transaction():
+            self.db["runs"].insert({"created_at": now(), "status": "running", **run})
+            self.db["run_models"].insert_all(
+                {"run_id": run["id"], "position": i, **m} for i, m in enumerate(models))
+
+    def resolve_run_id(self, run_id: str) -> str:
+        """Accept a full run id or an unambiguous prefix of one."""
+        rows = [r[0] for r in self.db.execute(
+            "select id from runs where id = ? or id like ? order by id", [run_id, run_id + "%"])]
+        if run_id in rows:
+            return run_id
+        if len(rows) == 1:
+            return rows[0]
+        if not rows:
+            raise StoreError(f"no run with id {run_id!r} in {self.path}; "
+                             f"`modelscout runs` lists the stored runs")
+        raise StoreError(f"run id {run_id!r} is ambiguous ({', '.join(rows[:5])}); give more characters")
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        return self.db["runs"].get(self.resolve_run_id(run_id))
+
+    def runs(self, limit: int = 50) -> list[dict[str, Any]]:
+        return list(self.db.query(
+            "select r.id, r.created_at, r.status, r.kind, r.suite_name, r.suite_version, "
+            "(select count(*) from run_models m where m.run_id = r.id) as models, "
+            "(select count(*) from results s where s.run_id = r.id) as results "
+            "from runs r order by r.created_at desc limit ?", [limit]))
+
+    def set_run_status(self, run_id: str, status: str) -> None:
+        finished = now() if status == "complete" else None
+        self.db["runs"].update(run_id, {"status": status, "finished_at": finished})
+
+    def run_models(self, run_id: str) -> list[dict[str, Any]]:
+        return list(self.db.query(
+            "select * from run_models where run_id = ? order by position", [run_id]))
+
+    def update_run_model(self, run_id: str, model_key: str, values: dict[str, Any]) -> None:
+        self.db["run_models"].update((run_id, model_key), values)
+
+    # Results ------------------------------------------------------------------------------
+
+    def add_result(self, row: dict[str, Any]) -> int:
+        with self.transaction():
+            table = self.db["results"].insert({"created_at": now(), **row})
+        return int(table.last_pk)
+
+    def results(self, run_id: str) -> list[dict[str, Any]]:
+        return list(self.db.query(
+            "select s.* from results s join run_models m "
+            "on m.run_id = s.run_id and m.model_key = s.model_key "
+            "where s.run_id = ? order by m.position, s.id", [run_id]))
+
+    def done_cells(self, run_id: str) -> set[tuple[str, str]]:
+        return {(r["model_key"], r["case_id"]) for r in self.db.query(
+            "select model_key, case_id from results where run_id = ?", [run_id])}
+
+    def reusable_result(self, request_hash: str) -> dict[str, Any] | None:
+        """The newest complete answer to an identical request, if any."""
+        rows = list(self.db.query(
+            "select * from results where request_hash = ? and error is null "
+            "and finish_reason in ('stop', 'length') order by id desc limit 1", [request_hash]))
+        return rows[0] if rows else None

@@ -1,0 +1,62 @@
+"""Shared fixtures: every test gets its own ModelScout home; model files are real GGUFs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.ggufs import write_tiny_gguf
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_MODEL = ROOT / "local_models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEMO_VARIANT = ROOT / "local_models" / "SmolLM2-135M-Instruct.Q2_K.gguf"
+SUITES = ROOT / "resources" / "suites"
+
+
+@pytest.fixture(autouse=True)
+def modelscout_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Nothing a test writes can reach the user's real data folder."""
+    home = tmp_path / "modelscout-home"
+    monkeypatch.setenv("MODELSCOUT_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def demo_model() -> Path:
+    if not DEMO_MODEL.exists():
+        pytest.fail(f"{DEMO_MODEL} is missing; `make setup` fetches it")
+    return DEMO_MODEL
+
+
+@pytest.fixture(scope="session")
+def demo_variant(demo_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second real model: the Q2_K variant `make setup` makes, or one made now."""
+    if DEMO_VARIANT.exists():
+        return DEMO_VARIANT
+    from desktop_app.models.quantize import quantize
+
+    return quantize(demo_model, "Q2_K", tmp_path_factory.mktemp("variant") / DEMO_VARIANT.name)
+
+
+@pytest.fixture
+def tiny_model(tmp_path: Path) -> Path:
+    return write_tiny_gguf(tmp_path / "tiny.gguf")
+
+
+@pytest.fixture
+def small_suite(tmp_path: Path) -> Path:
+    """Three demo cases: enough to exercise a run without its minute of generation."""
+    lines = (SUITES / "demo.jsonl").read_text(encoding="utf-8").splitlines()
+    header, cases = lines[0], [line for line in lines[1:] if line.startswith("{")][:3]
+    path = tmp_path / "small.jsonl"
+    path.write_text("\n".join([header, *cases]) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def copy_of(tmp_path: Path):
+    def copy(path: Path, name: str | None = None) -> Path:
+        return Path(shutil.copy(path, tmp_path / (name or path.name)))
+    return copy
