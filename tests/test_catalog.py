@@ -201,3 +201,22 @@ def test_demo_model_sha256(cache_file: Path) -> None:
     catalog = ModelCatalog(cache_file)
     assert catalog.sha256(DEMO_MODEL) == DEMO_SHA256
     assert ModelCatalog(cache_file).cached_sha256(DEMO_MODEL) == DEMO_SHA256
+
+
+def test_many_uncached_files_are_read_in_parallel_with_the_same_results(tmp_path: Path) -> None:
+    from desktop_app.models.catalog import PARALLEL_MISSES_PER_WORKER
+
+    files = [write_tiny_gguf(tmp_path / f"m{i}.gguf", name=f"model {i}")
+             for i in range(2 * PARALLEL_MISSES_PER_WORKER)]
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"PK\x03\x04 not a model")
+    files.insert(5, broken)
+    catalog = ModelCatalog(tmp_path / "cache.json")
+    listed = catalog.infos(files)
+    assert isinstance(listed[5], GGUFError) and "broken.gguf" in str(listed[5])
+    assert [i.name for i in listed if not isinstance(i, GGUFError)] == [f"model {i}" for i in range(16)]
+    assert catalog.metadata_reads == 16
+    again = ModelCatalog(tmp_path / "cache.json")
+    assert [str(x) if isinstance(x, GGUFError) else x for x in again.infos(files)] == \
+           [str(x) if isinstance(x, GGUFError) else x for x in listed]
+    assert again.metadata_reads == 0

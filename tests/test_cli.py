@@ -157,3 +157,24 @@ def test_bad_run_requests_change_nothing(problem: str, demo_model: Path, modelsc
 def test_results_for_an_unknown_run(modelscout_home: Path) -> None:
     proc = modelscout("results", "ffffffff", home=modelscout_home, check=False)
     assert proc.returncode == 1 and "no run with id 'ffffffff'" in proc.stderr
+
+
+def test_a_run_killed_midway_resumes_without_losing_answers(demo_model: Path, modelscout_home: Path,
+                                                           small_suite: Path) -> None:
+    env = {**os.environ, "MODELSCOUT_HOME": str(modelscout_home)}
+    proc = subprocess.Popen([sys.executable, "-m", "desktop_app", "run", "--suite", str(small_suite),
+                             "--model", str(demo_model), "--max-tokens", "48"],
+                            stderr=subprocess.PIPE, text=True, env=env)
+    for line in proc.stderr:  # progress lines: kill the process right after the first stored answer
+        if line.startswith("[1/3]"):
+            proc.kill()
+            break
+    proc.wait(timeout=60)
+    run_id = json.loads(modelscout("runs", "--json", home=modelscout_home).stdout)[0]["id"]
+    with sqlite3.connect(modelscout_home / "modelscout.db") as conn:
+        kept = conn.execute("select count(*) from results where run_id = ?", [run_id]).fetchone()[0]
+    assert 1 <= kept < 3
+    resumed = modelscout("run", "--resume", run_id, "--json", home=modelscout_home)
+    assert f"resuming: {kept} of 3 answers already stored" in resumed.stderr
+    data = json.loads(resumed.stdout)
+    assert data["status"] == "complete" and data["models"][0]["answered"] == 3

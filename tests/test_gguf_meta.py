@@ -8,7 +8,6 @@ import random
 import struct
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import gguf
@@ -155,16 +154,11 @@ def test_to_dict_round_trips_through_json(tiny: Path) -> None:
     assert ModelInfo.from_dict(json.loads(json.dumps(info.to_dict()))) == info
 
 
-def test_big_vocab_is_read_quickly(big_vocab: Path) -> None:
-    timings = []
-    for _ in range(3):
-        start = time.perf_counter()
-        info = read_metadata(big_vocab)
-        timings.append(time.perf_counter() - start)
+def test_big_vocab_is_read(big_vocab: Path) -> None:
+    info = read_metadata(big_vocab)  # its speed is measured in benchmarks/metadata_speed.py
     assert info.vocab_size == 262144
     assert info.quantization == "Q8_0"
     assert info.parameters == 8 * 4 + 8
-    assert min(timings) < 0.150, f"best of 3 reads took {min(timings) * 1000:.0f} ms"
 
 
 def test_big_vocab_writer_makes_a_file_gguf_reader_accepts(tmp_path: Path) -> None:

@@ -1,0 +1,100 @@
+"""Generation speed through ModelScout's provider (worker process + pipe) vs a plain llama-cpp-python loop.
+
+Same model, prompt, thread count and greedy sampling, alternating the two for several rounds in one
+run. Goal: the provider keeps at least 0.97 of the plain loop's generation tokens per second.
+
+    .venv/bin/python benchmarks/engine_overhead.py [--model PATH] [--rounds 5] [--max-tokens 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from desktop_app.providers.base import Request, Result, Sampling, Token  # noqa: E402
+from desktop_app.providers.local import LocalModelSpec, LocalProvider  # noqa: E402
+
+PROMPT = "Write a detailed story about a lighthouse keeper who finds a message in a bottle."
+SYSTEM = "You are a helpful assistant."
+
+
+def plain_loop(llm, max_tokens: int) -> tuple[float, float, int]:
+    """The loop a user would write: create_chat_completion(stream=True), one chunk per token."""
+    llm.reset()  # like the provider: the whole prompt is evaluated for every answer, no cached prefix
+    started = time.perf_counter()
+    first = last = None
+    tokens = 0
+    for chunk in llm.create_chat_completion(
+            messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": PROMPT}],
+            stream=True, temperature=0.0, max_tokens=max_tokens, seed=0):
+        if chunk["choices"][0]["delta"].get("content"):
+            last = time.perf_counter()
+            first = first or last
+            tokens += 1
+    return (first - started) * 1000, (tokens - 1) / (last - first), tokens
+
+
+def provider_loop(provider: LocalProvider, max_tokens: int) -> tuple[float, float, int]:
+    request = Request.chat(PROMPT, SYSTEM, Sampling(max_tokens=max_tokens))
+    started = time.perf_counter()
+    first = last = None
+    result = None
+    for item in provider.stream(request):
+        if isinstance(item, Token):
+            last = time.perf_counter()
+            first = first or last
+        elif isinstance(item, Result):
+            result = item
+    assert result is not None and result.error is None, result
+    # Measured from the consumer's side of the pipe, like the plain loop: what the user sees.
+    return (first - started) * 1000, (result.completion_tokens - 1) / (last - first), result.completion_tokens
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=str(ROOT / "local_models" / "SmolLM2-135M-Instruct.Q4_1.gguf"))
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--max-tokens", type=int, default=200)
+    args = parser.parse_args()
+
+    import llama_cpp
+
+    llm = llama_cpp.Llama(model_path=args.model, n_ctx=2048, n_threads=args.threads,
+                          n_threads_batch=args.threads, verbose=False)
+    provider = LocalProvider(LocalModelSpec(args.model, n_ctx=2048, n_threads=args.threads))
+    provider.load()
+    plain_loop(llm, 16)  # warm both up: first calls page in weights
+    provider_loop(provider, 16)
+
+    plain, ours = [], []
+    for _ in range(args.rounds):
+        plain.append(plain_loop(llm, args.max_tokens))
+        ours.append(provider_loop(provider, args.max_tokens))
+    provider.close()
+
+    def row(name: str, runs: list[tuple[float, float, int]]) -> tuple[float, float]:
+        ttft = statistics.median(r[0] for r in runs)
+        tps = statistics.median(r[1] for r in runs)
+        print(f"{name:<28} {tps:8.1f} tok/s {ttft:8.1f} ms   tokens per answer {runs[0][2]}")
+        return ttft, tps
+
+    print(f"model {Path(args.model).name}, {args.threads} threads, greedy, {args.max_tokens} max tokens, "
+          f"{args.rounds} rounds alternating, medians:")
+    plain_ttft, plain_tps = row("plain llama-cpp-python loop", plain)
+    ours_ttft, ours_tps = row("ModelScout provider", ours)
+    ratio = ours_tps / plain_tps
+    print(f"generation tokens/s ratio (provider / plain): {ratio:.3f}  goal >= 0.97  "
+          f"{'PASS' if ratio >= 0.97 else 'FAIL'}")
+    print(f"time to first token: provider {ours_ttft - plain_ttft:+.1f} ms vs plain")
+    return 0 if ratio >= 0.97 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
