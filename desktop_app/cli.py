@@ -116,7 +116,7 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     from desktop_app.models.hardware import probe
 
     settings = settings_module.load()
-    found = discover([*settings.model_folders, *args.folder])
+    found = discover([*settings.model_folders, *settings.model_files, *args.folder])
     catalog = ModelCatalog()
     hardware = probe()
     entries = []
@@ -201,7 +201,6 @@ def cmd_models_quantize(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from desktop_app.providers.base import Sampling
     from desktop_app.runner.runner import Runner
-    from desktop_app.storage.store import Store
     from desktop_app.suites import load_suite
 
     settings = settings_module.load()
@@ -213,7 +212,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError("give a suite and at least one model: "
                         "modelscout run --suite FILE --model PATH [--model PATH ...]")
     if args.resume:
-        store = Store()
+        store = _store(settings)
         runner = Runner(store, settings)
         run_id = store.resolve_run_id(args.resume)
     else:
@@ -229,7 +228,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 seed=settings.seed if args.seed is None else args.seed)
         except ValueError as exc:
             raise UserError(f"invalid sampling setting: {exc}") from None
-        store = Store()
+        store = _store(settings)
         runner = Runner(store, settings)
         specs = [runner.spec_for(p, context=args.context, threads=args.threads, gpu_layers=args.gpu_layers)
                  for p in args.model]
@@ -333,9 +332,8 @@ class _Progress:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from desktop_app.storage.store import Store
 
-    summary = _summary(Store(), args.run_id)
+    summary = _summary(_store(), args.run_id)
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2))
     else:
@@ -347,9 +345,8 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from desktop_app.storage.store import Store
 
-    runs = Store().runs()
+    runs = _store().runs()
     if args.json:
         print(json.dumps(runs, indent=2))
         return 0
@@ -361,6 +358,12 @@ def cmd_runs(args: argparse.Namespace) -> int:
                    f"{r['suite_name']} v{r['suite_version']}", str(r["models"]), str(r["results"])]
                   for r in runs]))
     return 0
+
+
+def _store(settings: Any = None) -> Any:
+    from desktop_app.storage.store import Store
+
+    return Store(settings_module.database_path(settings or settings_module.load()))
 
 
 def _summary(store: Any, run_id: str) -> Any:

@@ -30,6 +30,8 @@ class Settings:
     temperature: float = 0.0
     seed: int = 0
     model_folders: list[str] = field(default_factory=list)
+    model_files: list[str] = field(default_factory=list)  # single files the user added (drag and drop)
+    data_folder: str | None = None  # where the run database lives; None: the platform's data folder
 
     def validate(self, where: str = "settings") -> None:
         def bad(name: str, why: str) -> SettingsError:
@@ -80,7 +82,16 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "temperature": (float,),
     "seed": (int,),
     "model_folders": (list,),
+    "model_files": (list,),
+    "data_folder": (str, type(None)),
 }
+
+
+def database_path(settings: Settings) -> Path:
+    """The run database: in the chosen data folder, else the default one (MODELSCOUT_HOME wins)."""
+    if settings.data_folder and not os.environ.get(paths.HOME_ENV):
+        return Path(settings.data_folder).expanduser() / "modelscout.db"
+    return paths.database_path()
 
 
 def load(path: Path | None = None) -> Settings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import queue
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -16,10 +17,32 @@ from desktop_app.errors import UserError
 from desktop_app.models.catalog import ModelCatalog
 from desktop_app.models.fit import estimate_fit
 from desktop_app.models.hardware import Hardware, probe
-from desktop_app.providers.base import ProviderError, Request, Result, Sampling, Token, request_hash
-from desktop_app.providers.local import LocalModelSpec, LocalProvider, check_loadable, llama_cpp_version
-from desktop_app.runner.events import (CaseFinished, CaseStarted, ModelFailed, ModelLoaded, ModelLoading,
-                                       RunEvent, RunFinished, RunStarted, TokenStreamed)
+from desktop_app.providers.base import (
+    ProviderError,
+    Request,
+    Result,
+    Sampling,
+    Token,
+    request_hash,
+)
+from desktop_app.providers.local import (
+    LocalModelSpec,
+    LocalProvider,
+    check_loadable,
+    llama_cpp_version,
+)
+from desktop_app.providers.pool import ModelPool
+from desktop_app.runner.events import (
+    CaseFinished,
+    CaseStarted,
+    ModelFailed,
+    ModelLoaded,
+    ModelLoading,
+    RunEvent,
+    RunFinished,
+    RunStarted,
+    TokenStreamed,
+)
 from desktop_app.scoring.checks import grade
 from desktop_app.settings import Settings
 from desktop_app.storage.store import Store, dumps
@@ -36,11 +59,12 @@ class PlannedModel:
 
 class Runner:
     def __init__(self, store: Store, settings: Settings, catalog: ModelCatalog | None = None,
-                 hardware: Hardware | None = None) -> None:
+                 hardware: Hardware | None = None, pool: ModelPool | None = None) -> None:
         self.store = store
         self.settings = settings
         self.catalog = catalog or ModelCatalog()
         self.hardware = hardware or probe()
+        self.pool = pool  # with a pool, models stay loaded after the run (the app); without, they close
 
     # Planning ----------------------------------------------------------------------------
 
@@ -106,9 +130,13 @@ class Runner:
 
     # Running -----------------------------------------------------------------------------
 
-    def execute(self, run_id: str, cancel: threading.Event | None = None,
-                reuse: bool = True) -> Iterator[RunEvent]:
-        """Run every cell of the plan not stored yet; a second call resumes an interrupted run."""
+    def execute(self, run_id: str, cancel: threading.Event | None = None, reuse: bool = True,
+                concurrent: bool = False) -> Iterator[RunEvent]:
+        """Run every cell of the plan not stored yet; a second call resumes an interrupted run.
+
+        With `concurrent`, every model answers at the same time in its own worker (side by side),
+        the CPU threads shared out between them; otherwise models run one after another.
+        """
         cancel = cancel or threading.Event()
         run = self.store.run(run_id)
         run_id = run["id"]
@@ -121,17 +149,22 @@ class Runner:
         self.store.set_run_status(run_id, "running")
         yield RunStarted(run_id, total, done)
         meter = EnergyMeter(self.settings.device_watts)
+        work = [(model, [c for c in suite.cases if (model["model_key"], c.id) not in done_cells])
+                for model in models]
+        work = [(model, cases) for model, cases in work if cases]
+        threads = None
+        if concurrent and len(work) > 1:
+            threads = max(1, (self.hardware.physical_cores or 1) // len(work))
+        streams = [self._run_model(run_id, model, cases, sampling, meter, cancel, reuse, threads)
+                   for model, cases in work]
         status = "interrupted"
         try:
-            for model in models:
-                pending = [c for c in suite.cases if (model["model_key"], c.id) not in done_cells]
-                if pending and not cancel.is_set():
-                    for event in self._run_model(run_id, model, pending, sampling, meter, cancel, reuse):
-                        if isinstance(event, CaseFinished):
-                            done += 1
-                            event = CaseFinished(event.model_key, event.case_id, event.row,
-                                                 event.reused, done, total)
-                        yield event
+            merged = _interleave(streams, cancel) if threads else (e for s in streams for e in s)
+            for event in merged:
+                if isinstance(event, CaseFinished):
+                    done += 1
+                    event = CaseFinished(event.model_key, event.case_id, event.row, event.reused, done, total)
+                yield event
             if done >= total:
                 status = "complete"
         finally:
@@ -139,11 +172,17 @@ class Runner:
         yield RunFinished(run_id, status)
 
     def _run_model(self, run_id: str, model: dict[str, Any], cases: list[Case], sampling: Sampling,
-                   meter: EnergyMeter, cancel: threading.Event, reuse: bool) -> Iterator[RunEvent]:
+                   meter: EnergyMeter, cancel: threading.Event, reuse: bool,
+                   threads: int | None = None) -> Iterator[RunEvent]:
         key = model["model_key"]
         identity = json.loads(model["identity_json"])
         spec = LocalModelSpec.from_dict(json.loads(model["spec_json"]))
-        provider = self._provider(spec, key, identity.get("sha256") or "")
+        if threads and not spec.n_threads:
+            spec = dataclasses.replace(spec, n_threads=threads)
+        if self.pool is not None:
+            provider = self.pool.get(spec, key, identity.get("sha256"))
+        else:
+            provider = self._provider(spec, key, identity.get("sha256") or "")
         try:
             for case in cases:
                 if cancel.is_set():
@@ -182,7 +221,8 @@ class Runner:
                 row = self._store_answer(run_id, key, case, request, digest, result, joules, meter.source)
                 yield CaseFinished(key, case.id, row, False, 0, 0)
         finally:
-            provider.close()
+            if self.pool is None:
+                provider.close()
 
     def _store_answer(self, run_id: str, key: str, case: Case, request: Request, digest: str,
                       result: Result, joules: float, energy_source: str) -> dict[str, Any]:
@@ -220,6 +260,40 @@ class Runner:
                    grade_json=None if graded is None else dumps(graded.to_dict()))
         row["id"] = self.store.add_result(row)
         return row
+
+
+def _interleave(streams: list[Iterator[RunEvent]], cancel: threading.Event) -> Iterator[RunEvent]:
+    """Drive several event streams on their own threads and yield their events as they come."""
+    events: queue.Queue[Any] = queue.Queue()
+    finished = object()
+
+    def pump(stream: Iterator[RunEvent]) -> None:
+        try:
+            for event in stream:
+                events.put(event)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            events.put(exc)
+        finally:
+            events.put(finished)
+
+    workers = [threading.Thread(target=pump, args=(s,), name="run-model", daemon=True) for s in streams]
+    for worker in workers:
+        worker.start()
+    remaining = len(workers)
+    try:
+        while remaining:
+            item = events.get()
+            if item is finished:
+                remaining -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+    finally:
+        if remaining:  # the consumer stopped early: stop the models too
+            cancel.set()
+        for worker in workers:
+            worker.join()
 
 
 def _request_for(case: Case, sampling: Sampling) -> Request:

@@ -90,6 +90,12 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db["results"].create_index(["request_hash"])
 
 
+@migration
+def m002_human_labels(db: sqlite_utils.Database) -> None:
+    # A person's verdict on an answer: 1 good, -1 bad, NULL not judged.
+    db["results"].add_column("human_label", int)
+
+
 def apply(db: sqlite_utils.Database) -> list[str]:
     """Apply the migrations not yet recorded; return the names applied now."""
     table = db["_migrations"]

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import secrets
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,9 +34,11 @@ def dumps(value: Any) -> str:
 class Store:
     def __init__(self, path: Path | None = None) -> None:
         self.path = Path(path) if path else paths.database_path()
+        self._write_lock = threading.RLock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite_utils.Database(sqlite3.connect(self.path, timeout=30))
+            # One connection may serve a runner's model threads; writes are serialised by _write_lock.
+            self.db = sqlite_utils.Database(sqlite3.connect(self.path, timeout=30, check_same_thread=False))
             self.db.execute("PRAGMA foreign_keys = ON")
             self.db.enable_wal()
             migrations.apply(self.db)
@@ -48,7 +51,7 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        with self.db.conn:
+        with self._write_lock, self.db.conn:
             yield
 
     # Runs ---------------------------------------------------------------------------------
@@ -90,14 +93,19 @@ class Store:
 
     def set_run_status(self, run_id: str, status: str) -> None:
         finished = now() if status == "complete" else None
-        self.db["runs"].update(run_id, {"status": status, "finished_at": finished})
+        with self.transaction():
+            self.db["runs"].update(run_id, {"status": status, "finished_at": finished})
 
     def run_models(self, run_id: str) -> list[dict[str, Any]]:
         return list(self.db.query(
             "select * from run_models where run_id = ? order by position", [run_id]))
 
-    def update_run_model(self, run_id: str, model_key: str, values: dict[str, Any]) -> None:
-        self.db["run_models"].update((run_id, model_key), values)
+    def set_human_label(self, result_id: int, label: int | None) -> None:
+        """Record a person's verdict on an answer: 1 good, -1 bad, None to clear it."""
+        if label not in (1, -1, None):
+            raise ValueError(f"a label is 1 (good), -1 (bad) or None, not {label!r}")
+        with self.transaction():
+            self.db["results"].update(result_id, {"human_label": label})
 
     # Results ------------------------------------------------------------------------------
 

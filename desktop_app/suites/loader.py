@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import math
+import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -619,3 +620,54 @@ def _closest_hint(name: str, choices: tuple[str, ...]) -> str:
 
 def _unknown_field_hint(name: str, choices: tuple[str, ...]) -> str:
     return f"unknown field; {_closest_hint(name, choices)}"
+
+
+def suite_from_cases(name: str, cases: list[Case] | tuple[Case, ...], *, description: str | None = None,
+                     version: str | None = None, source_path: str = "") -> Suite:
+    """A suite built in memory (edited in the app, or one ad-hoc prompt), versioned by its content."""
+    ids = [case.id for case in cases]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise SuiteError(f"case id {duplicates[0]!r} is used twice; give every case its own id",
+                         path=source_path or name, field="id")
+    for case in cases:
+        if not case.prompt.strip():
+            raise SuiteError(f'case {case.id!r}, field "prompt": missing; every case needs a non-empty prompt',
+                             path=source_path or name, field="prompt")
+    body = "\n".join(json.dumps(_case_record(c), sort_keys=True, ensure_ascii=False) for c in cases)
+    content_hash = hashlib.sha256(body.encode("utf-8")).hexdigest()
+    return Suite(name=name, version=version or "sha-" + content_hash[:12], description=description,
+                 cases=tuple(cases), source_path=source_path, content_hash=content_hash)
+
+
+def adhoc_suite(prompt: str, system: str | None = None, name: str = "compare") -> Suite:
+    """One prompt as a suite, so a side-by-side comparison is stored as a run like any other."""
+    return suite_from_cases(name, [Case(id="prompt", prompt=prompt, system=system or None)])
+
+
+def save_suite(suite: Suite, path: str | Path) -> Path:
+    """Write a suite as JSONL (a header line, then one case a line); the file appears whole."""
+    path = Path(path)
+    header = {"suite": {k: v for k, v in (("name", suite.name), ("version", suite.version),
+                                          ("description", suite.description)) if v}}
+    lines = [json.dumps(header, ensure_ascii=False)]
+    lines += [json.dumps(_case_record(case), ensure_ascii=False) for case in suite.cases]
+    partial = path.with_name(f".{path.name}.part")
+    partial.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(partial, path)
+    return path
+
+
+def _case_record(case: Case) -> dict[str, Any]:
+    record: dict[str, Any] = {"id": case.id, "prompt": case.prompt}
+    if case.system:
+        record["system"] = case.system
+    if case.expected is not None:
+        record["expected"] = case.expected
+    if case.checks:
+        record["checks"] = [check.to_dict() for check in case.checks]
+    if case.tags:
+        record["tags"] = list(case.tags)
+    if case.max_tokens:
+        record["max_tokens"] = case.max_tokens
+    return record

@@ -1,0 +1,14 @@
+"""Placeholder for the Suites screen (being built)."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from desktop_app.ui.context import AppContext
+
+
+class SuitesPage(QWidget):
+    def __init__(self, ctx: AppContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        QVBoxLayout(self).addWidget(QLabel("Suites (coming)"))
