@@ -11,7 +11,7 @@ DEMO_Q2 := local_models/SmolLM2-135M-Instruct.Q2_K.gguf
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: setup run test bench clean
+.PHONY: setup run demo test bench clean
 
 setup: $(STAMP) $(DEMO) $(DEMO_Q2)
 
@@ -29,7 +29,16 @@ $(DEMO): | $(STAMP)
 $(DEMO_Q2): | $(DEMO)
 	$(BIN)/modelscout models quantize $(DEMO) --type Q2_K --out $@
 
+# The desktop app, on the demo models with the demo suite open; without a display, the headless demo.
 run: setup
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] || [ "$$(uname)" = Darwin ]; then \
+		$(BIN)/python -m desktop_app; \
+	else \
+		echo "No display found: running the headless comparison instead (make demo)."; \
+		$(MAKE) --no-print-directory demo; \
+	fi
+
+demo: setup
 	$(BIN)/modelscout run --suite resources/suites/demo.jsonl --model $(DEMO) --model $(DEMO_Q2)
 
 test: setup
@@ -38,6 +47,8 @@ test: setup
 bench: setup
 	$(BIN)/python benchmarks/engine_overhead.py
 	$(BIN)/python benchmarks/metadata_speed.py
+	$(BIN)/python benchmarks/startup_time.py
+	$(BIN)/python benchmarks/ui_responsiveness.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_Q2)

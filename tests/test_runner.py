@@ -151,3 +151,45 @@ def test_planning_refuses_bad_models_before_storing_anything(runner: Runner, sto
     with pytest.raises(UserError, match="no model"):
         runner.create_run(suite, [], SAMPLING)
     assert store.runs() == []
+
+
+def test_side_by_side_runs_both_models_at_once_and_keeps_pooled_models_loaded(
+        store: Store, small_suite: Path, demo_model: Path, demo_variant: Path) -> None:
+    from desktop_app.providers.pool import ModelPool
+
+    pool = ModelPool()
+    runner = Runner(store, Settings(context_size=1024), ModelCatalog(), pool=pool)
+    try:
+        suite = load_suite(small_suite)
+        run_id = runner.create_run(suite, [runner.spec_for(demo_model), runner.spec_for(demo_variant)],
+                                   SAMPLING, kind="compare")
+        events = drain(runner, run_id, concurrent=True)
+        keys = [e.model_key for e in events if isinstance(e, ev.TokenStreamed)]
+        first_done = next(i for i, e in enumerate(events) if isinstance(e, ev.CaseFinished))
+        assert len(set(keys[:first_done])) == 2, "both models stream before either finishes a case"
+        assert events[-1].status == "complete" and len(store.results(run_id)) == 6
+        assert [e.done for e in events if isinstance(e, ev.CaseFinished)] == [1, 2, 3, 4, 5, 6]
+        assert len(pool.loaded()) == 2, "the app's pool keeps models loaded after the run"
+        pids = {p._proc.pid for p in pool.loaded()}
+        again = runner.create_run(suite, [runner.spec_for(demo_model)], Sampling(max_tokens=8))
+        assert not any(isinstance(e, ev.ModelLoading) for e in drain(runner, again)), "no reload"
+        assert {p._proc.pid for p in pool.loaded()} == pids
+    finally:
+        pool.close_all()
+    assert pool.loaded() == []
+
+
+def test_stopping_a_side_by_side_run_stops_every_model(store: Store, small_suite: Path, demo_model: Path,
+                                                      demo_variant: Path) -> None:
+    runner = Runner(store, Settings(context_size=1024), ModelCatalog())
+    run_id = runner.create_run(load_suite(small_suite), [runner.spec_for(demo_model),
+                                                          runner.spec_for(demo_variant)], Sampling(max_tokens=200))
+    cancel = threading.Event()
+    events = []
+    for event in runner.execute(run_id, cancel, concurrent=True):
+        events.append(event)
+        if isinstance(event, ev.TokenStreamed) and not cancel.is_set():
+            cancel.set()
+    assert events[-1].status == "interrupted"
+    assert not [p for p in psutil.Process().children() if "spawn_main" in " ".join(p.cmdline())
+                and p.is_running() and p.status() != psutil.STATUS_ZOMBIE]

@@ -71,10 +71,11 @@ def quantize(source: str | os.PathLike, qtype: str, out: str | os.PathLike | Non
                 on_progress(min(0.99, partial.stat().st_size / expected_bytes))
         proc.join()
         code = receiver.recv() if receiver.poll() else None
-    except BaseException:
+    except BaseException:  # including a cancel raised from on_progress
         proc.kill()
         proc.join()
         partial.unlink(missing_ok=True)
+        log.unlink(missing_ok=True)
         raise
     said = _last_line(log)
     log.unlink(missing_ok=True)

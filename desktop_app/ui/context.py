@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
@@ -11,7 +12,9 @@ from desktop_app.models.catalog import ModelCatalog
 from desktop_app.models.hardware import Hardware, probe
 from desktop_app.providers.pool import ModelPool
 from desktop_app.settings import Settings
-from desktop_app.storage.store import Store
+
+if TYPE_CHECKING:
+    from desktop_app.storage.store import Store
 
 
 class AppContext(QObject):
@@ -31,6 +34,9 @@ class AppContext(QObject):
     @cached_property
     def store(self) -> Store:
         """The UI thread's connection (reads, labels); background work opens its own."""
+        # Imported here: sqlite-utils pulls in numpy, which would slow the window's first appearance.
+        from desktop_app.storage.store import Store
+
         return Store(self.database_path())
 
     @cached_property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 from PySide6.QtWidgets import QWidget
@@ -11,16 +12,18 @@ from desktop_app.ui.context import AppContext
 Page = QWidget  # a screen: QWidget(ctx) with optional on_shown(), save_state(q), restore_state(q), shutdown()
 
 
-def _pages() -> list[tuple[str, Callable[[AppContext], Page]]]:
-    from desktop_app.ui.pages.compare import ComparePage
-    from desktop_app.ui.pages.models import ModelsPage
-    from desktop_app.ui.pages.results import ResultsPage
-    from desktop_app.ui.pages.settings import SettingsPage
-    from desktop_app.ui.pages.suites import SuitesPage
-    from desktop_app.ui.pages.tradeoff import TradeoffPage
+def _lazy(name: str) -> Callable[[AppContext], Page]:
+    """desktop_app.ui.pages.<name>.<Name>Page, imported when first built: the window shows before
+    the screens' libraries load (the Tradeoff plot's pyqtgraph and numpy take longer than Qt itself)."""
 
-    return [("Models", ModelsPage), ("Compare", ComparePage), ("Suites", SuitesPage),
-            ("Results", ResultsPage), ("Tradeoff", TradeoffPage), ("Settings", SettingsPage)]
+    def build(ctx: AppContext) -> Page:
+        module = importlib.import_module(f"desktop_app.ui.pages.{name.lower()}")
+        return getattr(module, f"{name}Page")(ctx)
+
+    build.__name__ = f"{name}Page"
+    return build
 
 
-PAGES = _pages()
+PAGES: list[tuple[str, Callable[[AppContext], Page]]] = [
+    (name, _lazy(name)) for name in ("Models", "Compare", "Suites", "Results", "Tradeoff", "Settings")
+]

@@ -1,14 +1,651 @@
-"""Placeholder for the Settings screen (being built)."""
+"""The Settings screen: prices, inference defaults, model folders and the data folder, saved on request."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+import dataclasses
+import os
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import (
+    QColor,
+    QDesktopServices,
+    QKeySequence,
+    QPainter,
+    QPaintEvent,
+    QResizeEvent,
+    QShortcut,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QBoxLayout,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app import paths
+from desktop_app import settings as settings_module
+from desktop_app.costing.energy import EnergyMeter
+from desktop_app.models.hardware import Hardware
+from desktop_app.settings import Settings, SettingsError
 from desktop_app.ui.context import AppContext
+from desktop_app.ui.errors import show_error, show_exception
+from desktop_app.ui.workers import GeneratorWorker, run_in_background
+from desktop_app.units import format_bytes
+
+# Settings field -> the words the form uses for it (error messages name fields by these).
+LABELS = {
+    "electricity_usd_per_kwh": "Electricity price",
+    "device_watts": "Device wattage",
+    "threads": "Threads",
+    "gpu_layers": "GPU layers",
+    "context_size": "Context size",
+    "max_tokens": "Max tokens",
+    "temperature": "Temperature",
+    "seed": "Seed",
+    "model_folders": "Model folders",
+    "model_files": "Single model files",
+    "data_folder": "Data folder",
+}
+
+GPU_ALL, GPU_NONE, GPU_SOME = range(3)
+ERROR_COLOR = "#c0392b"
+SAVED_COLOR = "#1e8e4e"
+
+
+def plain_error(exc: SettingsError) -> tuple[str | None, str]:
+    """("device_watts", "Device wattage must be more than 0 (…)") from "settings: device_watts must be …"."""
+    match = re.match(r"^[^:]*: (\w+) (.*)$", str(exc), re.DOTALL)
+    if not match or match.group(1) not in LABELS:
+        return None, str(exc)
+    field, why = match.groups()
+    return field, f"{LABELS[field]} {why}"
+
+
+class PathList(QListWidget):
+    """A list of paths that says so when it is empty."""
+
+    def __init__(self, empty_text: str) -> None:
+        super().__init__()
+        self.empty_text = empty_text
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if self.count() == 0:
+            painter = QPainter(self.viewport())
+            painter.setPen(QColor("#8a8f99"))
+            painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, self.empty_text)
+
+
+class _Columns(QWidget):
+    """Groups in two columns, or the second column under the first when the screen is too narrow."""
+
+    TWO_COLUMNS_FROM = 900  # pixels
+
+    def __init__(self, left: list[QWidget], right: list[QWidget]) -> None:
+        super().__init__()
+        self._outer = QBoxLayout(QBoxLayout.Direction.LeftToRight, self)
+        self._outer.setContentsMargins(0, 4, 4, 4)
+        self._outer.setSpacing(16)
+        for groups in (left, right):
+            column = QVBoxLayout()
+            column.setSpacing(14)
+            for group in groups:
+                column.addWidget(group)
+            column.addStretch(1)
+            self._outer.addLayout(column, 1)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        direction = (QBoxLayout.Direction.LeftToRight if event.size().width() >= self.TWO_COLUMNS_FROM
+                     else QBoxLayout.Direction.TopToBottom)
+        if direction != self._outer.direction():
+            self._outer.setDirection(direction)
+        super().resizeEvent(event)
+
+
+class _Field:
+    """One setting on the form: how to read it, how to show it, and the row that shows its error."""
+
+    def __init__(self, get: Callable[[], Any], set_: Callable[[Any], None], focus: QWidget, error: QLabel) -> None:
+        self.get, self.set, self.focus, self.error = get, set_, focus, error
 
 
 class SettingsPage(QWidget):
+    saved = Signal()
+
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
         self.ctx = ctx
-        QVBoxLayout(self).addWidget(QLabel("Settings (coming)"))
+        self.fields: dict[str, _Field] = {}
+        self._line_height = max(QLineEdit().sizeHint().height(), QSpinBox().sizeHint().height())
+        self._loading = False
+        self._loaded: dict[str, Any] = {}  # the form's values for ctx.settings, to tell what the user changed
+        self._data_folder: str | None = None
+        self._hardware_worker: GeneratorWorker | None = None
+        self.energy_source = EnergyMeter(ctx.settings.device_watts).source  # a few tiny sysfs reads
+
+        title = QLabel("Settings")
+        title.setObjectName("pageTitle")
+        hint = QLabel("How ModelScout prices answers, runs local models and where it keeps its data. "
+                      "Changes take effect when you press Save.")
+        hint.setObjectName("hint")
+        hint.setWordWrap(True)
+
+        content = _Columns([self._build_cost(), self._build_inference()],
+                           [self._build_models(), self._build_data()])
+        scroll = QScrollArea()
+        scroll.setObjectName("settingsScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(content)
+
+        self.status = QLabel()
+        self.status.setObjectName("settingsStatus")
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.revert_button = QPushButton("Revert")
+        self.revert_button.setObjectName("revertButton")
+        self.revert_button.setToolTip("Go back to the saved settings")
+        self.revert_button.clicked.connect(self.revert)
+        self.save_button = QPushButton("Save")
+        self.save_button.setObjectName("primary")
+        self.save_button.setToolTip("Save and apply these settings (Ctrl+S)")
+        self.save_button.clicked.connect(self.save)
+        footer = QHBoxLayout()
+        footer.setSpacing(8)
+        footer.addWidget(self.status, 1)
+        footer.addWidget(self.revert_button)
+        footer.addWidget(self.save_button)
+
+        # Stylesheet fonts do not pass to children, so this makes only the group titles bold.
+        self.setStyleSheet("QGroupBox { font-weight: 600; }")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(18, 14, 18, 12)
+        layout.setSpacing(8)
+        layout.addWidget(title)
+        layout.addWidget(hint)
+        layout.addWidget(scroll, 1)
+        layout.addLayout(footer)
+
+        self.save_shortcut = QShortcut(QKeySequence.StandardKey.Save, self)
+        self.save_shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.save_shortcut.activated.connect(self.save)
+
+        self._load(ctx.settings)
+        ctx.settings_changed.connect(self._settings_changed_elsewhere)
+        self._show_hardware()
+
+    # Building ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _form(group: QGroupBox) -> QFormLayout:
+        form = QFormLayout(group)
+        form.setContentsMargins(14, 12, 14, 12)
+        form.setHorizontalSpacing(14)
+        form.setVerticalSpacing(6)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+        return form
+
+    @staticmethod
+    def _note(text: str = "") -> QLabel:
+        label = QLabel(text)
+        label.setObjectName("hint")
+        label.setWordWrap(True)
+        label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        label.setTextFormat(Qt.TextFormat.PlainText)  # notes quote paths and device names
+        return label
+
+    def _row_label(self, text: str, buddy: QWidget) -> QLabel:
+        """A form label as tall as a one-line control, so it lines up with the control's text."""
+        label = QLabel(text)
+        label.setBuddy(buddy)
+        label.setFixedHeight(self._line_height)
+        label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return label
+
+    def _add(self, form: QFormLayout, name: str, widget: QWidget, get: Callable[[], Any],
+             set_: Callable[[Any], None], *notes: QLabel, focus: QWidget | None = None) -> None:
+        """One form row for a setting: its control, notes under it, and its error (hidden until needed).
+
+        They share one cell: word-wrapped labels in rows of their own get a wrong height from QFormLayout.
+        """
+        error = QLabel()
+        error.setObjectName(f"error-{name}")
+        error.setWordWrap(True)
+        error.setTextFormat(Qt.TextFormat.PlainText)
+        error.setStyleSheet(f"color: {ERROR_COLOR};")
+        error.hide()
+        cell = QWidget()
+        column = QVBoxLayout(cell)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(3)
+        column.addWidget(widget)
+        for note in notes:
+            column.addWidget(note)
+        column.addWidget(error)
+        form.addRow(self._row_label(LABELS[name] + ":", focus or widget), cell)
+        self.fields[name] = _Field(get, set_, focus or widget, error)
+
+    def _spin(self, name: str, minimum: int, maximum: int, step: int = 1, suffix: str = "") -> QSpinBox:
+        spin = QSpinBox()
+        spin.setObjectName(name)
+        spin.setRange(minimum, maximum)
+        spin.setSingleStep(step)
+        spin.setSuffix(suffix)
+        spin.setGroupSeparatorShown(True)
+        spin.setMaximumWidth(220)
+        spin.valueChanged.connect(self._changed)
+        return spin
+
+    def _double(self, name: str, minimum: float, maximum: float, decimals: int, step: float,
+                prefix: str = "", suffix: str = "") -> QDoubleSpinBox:
+        spin = QDoubleSpinBox()
+        spin.setObjectName(name)
+        spin.setRange(minimum, maximum)
+        spin.setDecimals(decimals)
+        spin.setSingleStep(step)
+        spin.setPrefix(prefix)
+        spin.setSuffix(suffix)
+        spin.setMaximumWidth(220)
+        spin.valueChanged.connect(self._changed)
+        return spin
+
+    def _build_cost(self) -> QGroupBox:
+        group = QGroupBox("Cost")
+        form = self._form(group)
+        self.price = self._double("electricity_usd_per_kwh", 0, 10, 3, 0.01, "$ ", " per kWh")
+        self.price.setToolTip("What you pay for electricity; local answers are priced as energy × this price")
+        self._add(form, "electricity_usd_per_kwh", self.price, self.price.value, self.price.setValue)
+
+        self.watts = self._double("device_watts", 0, 5000, 0, 5, suffix=" W")
+        self.watts.setToolTip("The machine's power draw while a model answers")
+        if self.energy_source == "rapl":
+            energy = ("Measured CPU power (RAPL) is readable here and is used instead; this wattage is "
+                      "the fallback.")
+        else:
+            energy = ("Measured CPU power (RAPL) is not readable here, so answers are priced at this wattage.")
+        self.energy_note = self._note(energy)
+        self.energy_note.setObjectName("energyNote")
+        self.hour_cost = self._note()
+        self.hour_cost.setObjectName("hourCost")
+        self._add(form, "device_watts", self.watts, self.watts.value, self.watts.setValue, self.energy_note,
+                  self.hour_cost)
+        return group
+
+    def _build_inference(self) -> QGroupBox:
+        group = QGroupBox("Inference")
+        form = self._form(group)
+
+        self.threads = self._spin("threads", 0, 512)
+        self.threads.setSpecialValueText("Automatic")
+        self.threads.setToolTip("CPU threads llama.cpp uses per model; Automatic lets it choose")
+        self.threads_note = self._note("Reading this machine's processor…")
+        self.threads_note.setObjectName("threadsNote")
+        self._add(form, "threads", self.threads, lambda: self.threads.value() or None,
+                  lambda value: self.threads.setValue(value or 0), self.threads_note)
+
+        self.gpu_mode = QComboBox()
+        self.gpu_mode.setObjectName("gpuMode")
+        self.gpu_mode.addItems(["All layers", "None (CPU only)", "This many layers:"])
+        self.gpu_mode.setToolTip("How much of each model llama.cpp puts on the GPU")
+        self.gpu_layers = self._spin("gpu_layers", 1, 1000, suffix=" layers")
+        self.gpu_mode.currentIndexChanged.connect(self._gpu_mode_changed)
+        gpu_row = QWidget()
+        gpu_layout = QHBoxLayout(gpu_row)
+        gpu_layout.setContentsMargins(0, 0, 0, 0)
+        gpu_layout.addWidget(self.gpu_mode)
+        gpu_layout.addWidget(self.gpu_layers)
+        gpu_layout.addStretch(1)
+        self.gpu_note = self._note("Looking for GPUs…")
+        self.gpu_note.setObjectName("gpuNote")
+        self._add(form, "gpu_layers", gpu_row, self._gpu_value, self._set_gpu_value, self.gpu_note,
+                  focus=self.gpu_mode)
+
+        self.context_size = self._spin("context_size", 16, 1_048_576, 512, " tokens")
+        self.context_size.setToolTip("Tokens a model can see at once (prompt + answer); more needs more memory")
+        self._add(form, "context_size", self.context_size, self.context_size.value, self.context_size.setValue)
+        self.max_tokens = self._spin("max_tokens", 1, 1_048_576, 64, " tokens")
+        self.max_tokens.setToolTip("The longest answer a model may give")
+        self._add(form, "max_tokens", self.max_tokens, self.max_tokens.value, self.max_tokens.setValue)
+        self.temperature = self._double("temperature", 0, 5, 2, 0.1)
+        self.temperature.setToolTip("0 always picks the likeliest token: the same prompt gives the same answer")
+        self._add(form, "temperature", self.temperature, self.temperature.value, self.temperature.setValue)
+        self.seed = self._spin("seed", 0, 2**31 - 1)
+        self.seed.setToolTip("The random seed for sampling, stored with every answer so it can be reproduced")
+        self._add(form, "seed", self.seed, self.seed.value, self.seed.setValue)
+        return group
+
+    def _list(self, name: str, tooltip: str, empty_text: str) -> PathList:
+        listing = PathList(empty_text)
+        listing.setObjectName(name)
+        listing.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        listing.setMinimumHeight(72)
+        listing.setMaximumHeight(110)
+        listing.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        listing.setToolTip(tooltip)
+        delete = QShortcut(QKeySequence.StandardKey.Delete, listing)
+        delete.setContext(Qt.ShortcutContext.WidgetShortcut)
+        delete.activated.connect(lambda: self._remove_selected(listing))
+        return listing
+
+    def _build_models(self) -> QGroupBox:
+        group = QGroupBox("Models")
+        form = self._form(group)
+
+        self.folder_list = self._list("modelFolders", "Folders searched for .gguf models, besides the usual places",
+                                      "No folders added")
+        self.add_folder_button = QPushButton("Add folder…")
+        self.add_folder_button.setObjectName("addFolder")
+        self.add_folder_button.setToolTip("Search another folder for .gguf models")
+        self.add_folder_button.clicked.connect(self.add_folder)
+        self.remove_folder_button = QPushButton("Remove")
+        self.remove_folder_button.setObjectName("removeFolder")
+        self.remove_folder_button.setToolTip("Stop searching the selected folders (nothing is deleted)")
+        self.remove_folder_button.clicked.connect(lambda: self._remove_selected(self.folder_list))
+        folders = self._list_with_buttons(self.folder_list, self.add_folder_button, self.remove_folder_button)
+        self._add(form, "model_folders", folders, lambda: self._items(self.folder_list),
+                  lambda values: self._set_items(self.folder_list, values),
+                  self._note("ModelScout also finds models in its own folder, LM Studio, Ollama, GPT4All "
+                             "and the Hugging Face cache."), focus=self.folder_list)
+
+        self.file_list = self._list("modelFiles", "Single .gguf files added by dropping them on the Models screen",
+                                    "No single files added")
+        self.remove_file_button = QPushButton("Remove")
+        self.remove_file_button.setObjectName("removeFile")
+        self.remove_file_button.setToolTip("Forget the selected files (the files stay on disk)")
+        self.remove_file_button.clicked.connect(lambda: self._remove_selected(self.file_list))
+        files = self._list_with_buttons(self.file_list, self.remove_file_button)
+        self._add(form, "model_files", files, lambda: self._items(self.file_list),
+                  lambda values: self._set_items(self.file_list, values),
+                  self._note("Add single files by dragging them onto the Models screen."), focus=self.file_list)
+        for listing, button in ((self.folder_list, self.remove_folder_button),
+                                (self.file_list, self.remove_file_button)):
+            listing.itemSelectionChanged.connect(
+                lambda listing=listing, button=button: button.setEnabled(bool(listing.selectedItems())))
+            button.setEnabled(False)
+        return group
+
+    @staticmethod
+    def _list_with_buttons(listing: QListWidget, *buttons: QPushButton) -> QWidget:
+        box = QWidget()
+        layout = QHBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(listing, 1)
+        column = QVBoxLayout()
+        for button in buttons:
+            button.setMinimumWidth(110)  # the same width in both lists, so the lists line up
+            column.addWidget(button)
+        column.addStretch(1)
+        layout.addLayout(column)
+        return box
+
+    def _build_data(self) -> QGroupBox:
+        group = QGroupBox("Data")
+        form = self._form(group)
+
+        self.database_field = QLineEdit()
+        self.database_field.setObjectName("databasePath")
+        self.database_field.setReadOnly(True)
+        self.change_data_button = QPushButton("Change…")
+        self.change_data_button.setObjectName("changeDataFolder")
+        self.change_data_button.setToolTip("Keep new runs in another folder")
+        self.change_data_button.clicked.connect(self.choose_data_folder)
+        self.reset_data_button = QPushButton("Reset to default")
+        self.reset_data_button.setObjectName("resetDataFolder")
+        self.reset_data_button.setToolTip(f"Go back to {paths.database_path().parent}")
+        self.reset_data_button.clicked.connect(lambda: self._set_data_folder(None))
+        self.open_data_button = QPushButton("Open data folder")
+        self.open_data_button.setObjectName("openDataFolder")
+        self.open_data_button.setToolTip("Show the folder that holds the run database in your file manager")
+        self.open_data_button.clicked.connect(self.open_data_folder)
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
+        buttons.addWidget(self.change_data_button)
+        buttons.addWidget(self.reset_data_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.open_data_button)
+        data = QWidget()
+        data_layout = QVBoxLayout(data)
+        data_layout.setContentsMargins(0, 0, 0, 0)
+        data_layout.addWidget(self.database_field)
+        data_layout.addLayout(buttons)
+        self.data_note = self._note()
+        self.data_note.setObjectName("dataNote")
+        self._add(form, "data_folder", data, lambda: self._data_folder, self._set_data_folder, self.data_note,
+                  focus=self.change_data_button)
+
+        self.settings_file = QLineEdit(str(paths.settings_path()))
+        self.settings_file.setObjectName("settingsFile")
+        self.settings_file.setReadOnly(True)
+        self.settings_file.setCursorPosition(0)
+        self.settings_file.setToolTip(f"Where these settings are saved:\n{paths.settings_path()}\n"
+                                      f"Window sizes are kept in window.ini beside it.")
+        form.addRow(self._row_label("Settings file:", self.settings_file), self.settings_file)
+        return group
+
+    # Reading and showing values ------------------------------------------------------------
+
+    def form_values(self) -> dict[str, Any]:
+        return {name: field.get() for name, field in self.fields.items()}
+
+    def pending_settings(self) -> Settings:
+        """ctx.settings with what the user changed here; untouched fields keep their exact saved value."""
+        changed = {name: value for name, value in self.form_values().items() if value != self._loaded.get(name)}
+        return dataclasses.replace(self.ctx.settings, **changed)
+
+    def is_dirty(self) -> bool:
+        return self.form_values() != self._loaded
+
+    def _load(self, settings: Settings, keep: dict[str, Any] | None = None) -> None:
+        """Show settings; `keep` holds the user's unsaved edits to put back on top."""
+        self._loading = True
+        try:
+            for name, field in self.fields.items():
+                field.set(getattr(settings, name))
+            self._loaded = self.form_values()
+            for name, value in (keep or {}).items():
+                self.fields[name].set(value)
+        finally:
+            self._loading = False
+        self._changed()
+
+    def _settings_changed_elsewhere(self) -> None:
+        current = self.form_values()
+        edits = {name: value for name, value in current.items() if value != self._loaded.get(name)}
+        self._load(self.ctx.settings, keep=edits)
+
+    def _changed(self) -> None:
+        if self._loading:
+            return
+        self.status.setText("")
+        self._update_notes()
+        dirty = self.is_dirty()
+        self.revert_button.setEnabled(dirty)
+        self.save_button.setEnabled(dirty)
+        self._show_validation()
+        if dirty and not self.status.text():
+            self._set_status("Unsaved changes", None)
+
+    def _show_validation(self) -> str | None:
+        """Puts the first invalid value's error under it; returns the field's name."""
+        field_name, message = None, ""
+        try:
+            self.pending_settings().validate()
+        except SettingsError as exc:
+            field_name, message = plain_error(exc)
+        for name, field in self.fields.items():
+            field.error.setText(message if name == field_name else "")
+            field.error.setVisible(name == field_name)
+        if message:
+            self._set_status("Fix the value marked in red to save." if field_name else message, ERROR_COLOR)
+        return field_name if message else None
+
+    def _set_status(self, text: str, color: str | None) -> None:
+        self.status.setText(text)
+        self.status.setStyleSheet(f"color: {color};" if color else "color: #5b6270;")
+
+    def _update_notes(self) -> None:
+        price, watts = self.price.value(), self.watts.value()
+        self.hour_cost.setText(f"At {watts:g} W, an hour of local inference costs about "
+                               f"${watts / 1000 * price:.3f}.")
+        pending = self._data_folder
+        folder = Path(pending).expanduser() if pending else paths.data_dir()
+        database = settings_module.database_path(dataclasses.replace(self.ctx.settings, data_folder=pending))
+        self.database_field.setText(str(database))
+        self.database_field.setToolTip(f"The SQLite file that holds every run and answer:\n{database}")
+        self.database_field.setCursorPosition(0)
+        self.reset_data_button.setEnabled(pending is not None)
+        notes = []
+        if os.environ.get(paths.HOME_ENV):
+            notes.append(f"{paths.HOME_ENV} is set, so runs are kept there whatever folder is chosen here.")
+        if pending != self._loaded.get("data_folder"):
+            notes.append(f"After Save, new runs go to {folder}. Runs already stored stay in "
+                         f"{self.ctx.database_path().parent}; move modelscout.db yourself to bring them along.")
+        else:
+            notes.append("Changing the folder starts a new database there; runs already stored stay in the old folder.")
+        self.data_note.setText(" ".join(notes))
+
+    def _show_hardware(self) -> None:
+        if "hardware" in self.ctx.__dict__:  # probed already by another screen
+            self._hardware_ready(self.ctx.hardware)
+            return
+        # Probing (NVML, /proc/cpuinfo) takes tens of milliseconds: not on the UI thread.
+        self._hardware_worker = run_in_background(lambda: self.ctx.hardware, self._hardware_ready,
+                                                  self._hardware_failed, self)
+
+    def _hardware_ready(self, hardware: Hardware) -> None:
+        self.threads_note.setText(f"This machine has {hardware.physical_cores} cores / "
+                                  f"{hardware.logical_threads} threads. Automatic lets llama.cpp choose.")
+        if hardware.gpus:
+            gpus = "; ".join(f"{gpu.name} (unified memory)" if gpu.shares_ram else
+                             f"{gpu.name} ({format_bytes(gpu.vram_total)})" for gpu in hardware.gpus)
+            self.gpu_note.setText(f"Detected: {gpus}.")
+        else:
+            self.gpu_note.setText("No GPU detected: models run on the CPU whatever is chosen here.")
+
+    def _hardware_failed(self, exc: BaseException) -> None:
+        self.threads_note.setText("Automatic lets llama.cpp choose (usually the number of cores).")
+        self.gpu_note.setText(f"Could not look for GPUs ({exc}).")
+
+    # Field helpers ---------------------------------------------------------------------------
+
+    def _gpu_value(self) -> int:
+        mode = self.gpu_mode.currentIndex()
+        return -1 if mode == GPU_ALL else 0 if mode == GPU_NONE else self.gpu_layers.value()
+
+    def _set_gpu_value(self, layers: int) -> None:
+        if layers > 0:
+            self.gpu_layers.setValue(layers)
+        self.gpu_mode.setCurrentIndex(GPU_ALL if layers < 0 else GPU_NONE if layers == 0 else GPU_SOME)
+        self.gpu_layers.setVisible(layers > 0)
+
+    def _gpu_mode_changed(self, mode: int) -> None:
+        self.gpu_layers.setVisible(mode == GPU_SOME)
+        if mode == GPU_SOME and not self._loading:
+            self.gpu_layers.setFocus()
+        self._changed()
+
+    @staticmethod
+    def _items(listing: QListWidget) -> list[str]:
+        return [listing.item(row).data(Qt.ItemDataRole.UserRole) for row in range(listing.count())]
+
+    def _set_items(self, listing: QListWidget, values: list[str]) -> None:
+        listing.clear()
+        for value in values:
+            item = QListWidgetItem(value)
+            item.setData(Qt.ItemDataRole.UserRole, value)
+            item.setToolTip(value)
+            listing.addItem(item)
+        self._changed()
+
+    def _remove_selected(self, listing: QListWidget) -> None:
+        for item in listing.selectedItems():
+            listing.takeItem(listing.row(item))
+        self._changed()
+
+    def _set_data_folder(self, folder: str | None) -> None:
+        self._data_folder = folder
+        self._changed()
+
+    # Actions ---------------------------------------------------------------------------------
+
+    def add_folder(self) -> None:
+        start = self._items(self.folder_list)[-1] if self.folder_list.count() else str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of models", start)
+        if not folder:
+            return
+        if folder in self._items(self.folder_list):
+            self.folder_list.setCurrentRow(self._items(self.folder_list).index(folder))
+            return
+        self._set_items(self.folder_list, [*self._items(self.folder_list), folder])
+        self.folder_list.setCurrentRow(self.folder_list.count() - 1)
+
+    def choose_data_folder(self) -> None:
+        start = str(Path(self._data_folder).expanduser() if self._data_folder else paths.data_dir())
+        folder = QFileDialog.getExistingDirectory(self, "Choose where to keep runs", start)
+        if folder:
+            self._set_data_folder(folder)
+
+    def open_data_folder(self) -> None:
+        folder = self.ctx.database_path().parent
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+            show_error(self, "Cannot open the data folder",
+                       f"No file manager opened {folder}. Open it from your file manager instead.")
+
+    def revert(self) -> None:
+        self._load(self.ctx.settings)
+        self._set_status("Back to the saved settings.", None)
+
+    def save(self) -> bool:
+        """Validates, saves and applies; an invalid value is shown under its field and nothing is saved."""
+        if not self.is_dirty():
+            return True
+        invalid = self._show_validation()
+        if invalid:
+            self.fields[invalid].focus.setFocus()
+            return False
+        settings = self.pending_settings()
+        if settings.data_folder and settings.data_folder != self.ctx.settings.data_folder:
+            try:
+                Path(settings.data_folder).expanduser().mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                field = self.fields["data_folder"]
+                field.error.setText(f"Data folder cannot be used: {exc.strerror or exc}. Choose another folder.")
+                field.error.setVisible(True)
+                self._set_status("Fix the value marked in red to save.", ERROR_COLOR)
+                return False
+        try:
+            self.ctx.save_settings(settings)  # emits settings_changed, which reloads this form
+        except SettingsError as exc:
+            self._set_status(plain_error(exc)[1], ERROR_COLOR)
+            return False
+        except OSError as exc:
+            show_exception(self, "Cannot save the settings", exc)
+            return False
+        self._load(self.ctx.settings)
+        self._set_status(f"Saved at {time.strftime('%H:%M')}.", SAVED_COLOR)
+        self.saved.emit()
+        return True
+
+    def shutdown(self) -> None:
+        if self._hardware_worker is not None:
+            self._hardware_worker.wait(5)

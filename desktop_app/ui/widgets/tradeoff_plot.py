@@ -1,0 +1,417 @@
+"""The tradeoff scatter: one point per model, quality against cost (or speed, size), with its frontier."""
+
+from __future__ import annotations
+
+import html
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPoint, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QFontMetricsF, QImage, QPainter, QResizeEvent
+from PySide6.QtSvg import QSvgGenerator
+from PySide6.QtWidgets import QWidget
+
+from desktop_app.analysis.summary import ModelSummary
+from desktop_app.analysis.tradeoff import Axis
+from desktop_app.units import format_bytes
+
+POINT_COLOUR = "#2f6fde"
+FRONTIER_COLOUR = "#2e9d5b"
+HIGHLIGHT_COLOUR = "#f0a020"
+TEXT_COLOUR = "#2b303b"
+QUALITY_RANGE = (-0.04, 1.06)
+
+
+def format_usd(value: float | None, digits: int = 2) -> str:
+    """Dollars readable at any size: $1.25, $0.0042, $2.1e-6."""
+    if value is None:
+        return "n/a"
+    if value == 0:
+        return "$0"
+    if abs(value) >= 1:
+        return f"${value:,.2f}"
+    if abs(value) >= 0.001:
+        return f"${value:.{max(digits, 2)}g}"
+    mantissa, exponent = f"{value:.{max(digits, 1) - 1}e}".split("e")
+    if "." in mantissa:
+        mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"${mantissa}e{int(exponent)}"
+
+
+def format_ms(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:.3g} s"
+
+
+def _format_size_tick(value: float) -> str:
+    # Decimal units: log ticks fall on powers of ten, which binary units would print as 95.4 MiB.
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:.3g} B"
+
+
+TICK_FORMATS: dict[str, Callable[[float], str]] = {
+    "cost_per_answer_usd": lambda v: format_usd(v, 1),
+    "wall_time_ms": format_ms,
+    "tokens_per_second": lambda v: f"{v:g}",
+    "file_size": _format_size_tick,
+}
+
+
+class _ValueAxis(pg.AxisItem):
+    """Tick labels in the axis's own units ($, ms, MB) on a linear or a logarithmic axis."""
+
+    def __init__(self, orientation: str) -> None:
+        super().__init__(orientation)
+        self.format_tick: Callable[[float], str] = lambda v: f"{v:g}"
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, list[float]]]:
+        """On a log axis: decades, then 2 and 5 times them, then unlabelled minor ticks (maxTextLevel=1)."""
+        if not self.logMode:
+            return super().tickValues(minVal, maxVal, size)
+        low, high = sorted((minVal, maxVal))
+        decades = range(math.floor(low), math.ceil(high) + 1)
+
+        def at(steps: tuple[int, ...]) -> list[float]:
+            return [d + math.log10(s) for d in decades for s in steps if low <= d + math.log10(s) <= high]
+
+        if high - low > 6:
+            return [(1.0, at((1,)))]
+        return [(1.0, at((1,))), (0.5, at((2, 5))), (0.1, at((3, 4, 6, 7, 8, 9)))]
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        real = [10 ** v for v in values] if self.logMode else [v * scale for v in values]
+        try:
+            return [self.format_tick(v) for v in real]
+        except (ArithmeticError, ValueError):  # an exception raised while painting can crash PySide
+            return [f"{v:g}" for v in real]
+
+
+@dataclass(frozen=True)
+class PlottedModel:
+    summary: ModelSummary
+    x: float  # plot coordinate: log10 of the shown value on a log axis
+    y: float  # quality, 0..1
+    value: float  # the value drawn on the axis (after clamping)
+    clamped: bool  # a zero value drawn at half the smallest positive one, to fit the log axis
+
+
+class TradeoffPlot(pg.PlotWidget):
+    model_clicked = Signal(str)  # a model key
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        bottom_axis = _ValueAxis("bottom")
+        super().__init__(parent, background="w", axisItems={"bottom": bottom_axis})
+        self.bottom_axis = bottom_axis
+        self.setObjectName("tradeoffPlot")
+        self.setMinimumSize(420, 300)
+        item = self.getPlotItem()
+        item.hideButtons()
+        item.setMenuEnabled(False)
+        item.showGrid(x=True, y=True, alpha=0.12)
+        self.label_font = QFont(self.font())
+        self.label_font.setPointSizeF(max(8.0, self.font().pointSizeF() * 0.95))
+        for name in ("left", "bottom"):
+            axis = item.getAxis(name)
+            axis.setPen(pg.mkPen("#9aa1ad"))
+            axis.setTextPen(pg.mkPen(TEXT_COLOUR))
+            axis.setTickFont(self.label_font)
+            axis.enableAutoSIPrefix(False)  # else it appends "(x1e-06)" to the label
+            axis.setStyle(maxTextLevel=1)
+        left = item.getAxis("left")
+        left.setTicks([[(v / 100, f"{v}%") for v in range(0, 101, 20)],
+                       [(v / 100, "") for v in range(10, 100, 20)]])
+        item.setLabel("left", "quality (% passed; bar: 95% interval)", color=TEXT_COLOUR)
+        item.getViewBox().setMouseEnabled(x=True, y=True)
+
+        self.frontier_curve = pg.PlotCurveItem(
+            pen=pg.mkPen(FRONTIER_COLOUR, width=2, style=Qt.PenStyle.DashLine), antialias=True)
+        self.error_bars = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), top=np.zeros(0), bottom=np.zeros(0),
+                                          pen=pg.mkPen("#8796b3", width=1.5))
+        self.highlight = pg.ScatterPlotItem(size=24, symbol="o", pen=pg.mkPen(HIGHLIGHT_COLOUR, width=3),
+                                            brush=pg.mkBrush(255, 255, 255, 0), antialias=True)
+        self.scatter = pg.ScatterPlotItem(size=13, pen=pg.mkPen("w", width=1.5), brush=pg.mkBrush(POINT_COLOUR),
+                                          hoverable=True, hoverSize=16, tip=self._tip, antialias=True)
+        self.scatter.setZValue(10)
+        self.highlight.setZValue(9)
+        for graphic in (self.frontier_curve, self.error_bars, self.highlight, self.scatter):
+            item.addItem(graphic)
+        legend = item.addLegend(offset=(-10, -10), labelTextColor=TEXT_COLOUR, brush=pg.mkBrush(255, 255, 255, 220),
+                                pen=pg.mkPen("#d5d9e0"))
+        legend.addItem(self.scatter, "model (bar: 95% interval)")
+        legend.addItem(self.frontier_curve, "Pareto frontier")
+        legend.addItem(self.highlight, "recommended")
+        self.scatter.sigClicked.connect(self._on_clicked)
+        self.scatter.sigHovered.connect(self._on_hovered)
+
+        self.axis: Axis | None = None
+        self.log_x = False
+        self.points: dict[str, PlottedModel] = {}
+        self.frontier_keys: list[str] = []
+        self.recommended_key: str | None = None
+        self.labels: dict[str, pg.TextItem] = {}
+        self._relayout = QTimer(self, singleShot=True, interval=50, timeout=self._layout)
+
+    # Data ----------------------------------------------------------------------------------
+
+    def show_models(self, models: Sequence[ModelSummary], axis: Axis, frontier: Sequence[ModelSummary],
+                    recommended: str | None) -> None:
+        """Plot models that have a quality and a value on the axis; the caller lists the others."""
+        models = [m for m in models if m.quality is not None and getattr(m, axis.key) is not None]
+        values = {m.model: float(getattr(m, axis.key)) for m in models}
+        positive = [v for v in values.values() if v > 0]
+        # With nothing above zero (say an electricity price of 0) a log axis has nothing to show: go linear.
+        self.log_x = axis.log_scale and bool(positive)
+        floor = min(positive) / 2 if self.log_x else 0.0
+        self.axis = axis
+        self.points = {}
+        for m in models:
+            clamped = self.log_x and values[m.model] <= 0
+            shown = floor if clamped else values[m.model]
+            self.points[m.model] = PlottedModel(m, math.log10(shown) if self.log_x else shown, m.quality,
+                                                shown, clamped)
+        self.frontier_keys = [m.model for m in frontier if m.model in self.points]
+        self.recommended_key = recommended if recommended in self.points else None
+
+        item = self.getPlotItem()
+        self.bottom_axis.setLogMode(self.log_x)
+        self.bottom_axis.format_tick = TICK_FORMATS.get(axis.key, lambda v: f"{v:g}")
+        label = axis.label[:-1] + ", log)" if self.log_x and axis.label.endswith(")") else axis.label
+        item.setLabel("bottom", label, color=TEXT_COLOUR)
+
+        points = list(self.points.values())
+        self.scatter.setData(spots=[{"pos": (p.x, p.y), "data": p.summary.model} for p in points])
+        xs = np.array([p.x for p in points], dtype=float)
+        ys = np.array([p.y for p in points], dtype=float)
+        top = np.array([max(0.0, (p.summary.quality_high if p.summary.quality_high is not None else p.y) - p.y)
+                        for p in points], dtype=float)
+        bottom = np.array([max(0.0, p.y - (p.summary.quality_low if p.summary.quality_low is not None else p.y))
+                           for p in points], dtype=float)
+        self.error_bars.setData(x=xs, y=ys, top=top, bottom=bottom)
+        recommended_point = self.points.get(self.recommended_key) if self.recommended_key else None
+        self.highlight.setData(spots=[{"pos": (recommended_point.x, recommended_point.y)}]
+                               if recommended_point else [])
+        for text in self.labels.values():
+            item.removeItem(text)
+        self.labels = {}
+        for p in points:
+            text = pg.TextItem(text=p.summary.model, color=TEXT_COLOUR)  # plain text, never HTML
+            text.setFont(self.label_font)
+            item.addItem(text)
+            text.setPos(p.x, p.y)
+            self.labels[p.summary.model] = text
+        self._layout()
+
+    def clear_models(self) -> None:
+        self.show_models([], self.axis or Axis("cost_per_answer_usd", "cost per answer (USD)", True, True), [], None)
+
+    def frontier_path(self, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
+        """The frontier as a staircase through its models, from the best on the axis to the view's edge.
+
+        A staircase rather than straight segments: for any budget, the best quality you can get is
+        that of the best frontier model within it, so quality stays flat until the next model's cost
+        and only then steps up. A slanted line would promise in-between models that do not exist.
+        Past the last model the line runs flat to the edge (more money buys nothing better), which
+        also draws a frontier of one model.
+        """
+        xs: list[float] = []
+        ys: list[float] = []
+        for i, key in enumerate(self.frontier_keys):
+            point = self.points[key]
+            if i:
+                xs.append(point.x)
+                ys.append(ys[-1])
+            xs.append(point.x)
+            ys.append(point.y)
+        if not xs:
+            return np.zeros(0), np.zeros(0)
+        xs.append(high if self.axis is None or self.axis.lower_is_better else low)
+        ys.append(ys[-1])
+        return np.array(xs), np.array(ys)
+
+    # Layout: ranges and labels --------------------------------------------------------------
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.__dict__.get("points"):  # pyqtgraph resizes before __init__ has finished
+            self._relayout.start()  # the view's size settles after this event
+
+    def _view_size(self) -> tuple[float, float]:
+        view = self.getPlotItem().getViewBox()
+        width, height = view.width(), view.height()
+        if width < 100 or height < 100:  # not laid out yet: guess from the widget
+            width, height = max(self.width() - 80, 400), max(self.height() - 60, 250)
+        return width, height
+
+    def _layout(self) -> None:
+        """Fit the range to the points with room for their labels, then place labels clear of each other."""
+        points = list(self.points.values())
+        item = self.getPlotItem()
+        item.setYRange(*QUALITY_RANGE, padding=0)
+        if not points:
+            self.frontier_curve.setData(np.zeros(0), np.zeros(0))
+            return
+        width_px, height_px = self._view_size()
+        metrics = QFontMetricsF(self.label_font)
+        label_width = max(metrics.horizontalAdvance(p.summary.model) for p in points) + 14
+        low, high = min(p.x for p in points), max(p.x for p in points)
+        smallest_span = 1.0 if self.log_x else max(abs(high) * 0.5, 1.0)
+        if high - low < smallest_span:
+            middle = (high + low) / 2
+            low, high = middle - smallest_span / 2, middle + smallest_span / 2
+        pad = (high - low) * 0.08
+        low, high = low - pad, high + pad
+        if not self.log_x and min(p.x for p in points) >= 0:
+            low = max(low, -pad / 2)  # speeds and sizes are never negative
+        # Room on the right for the longest label, as a share of the view (at most half of it).
+        share = min(0.5, label_width / width_px)
+        high += (high - low) * share / (1 - share)
+        item.setXRange(low, high, padding=0)
+        path = self.frontier_path(low, high)
+        self.frontier_curve.setData(*path)
+        beam = (high - low) * 10 / width_px  # 10 px wide, in data units
+        self.error_bars.setData(beam=beam)
+        self._place_labels(low, high, width_px, height_px, metrics, path)
+
+    def _place_labels(self, low: float, high: float, width_px: float, height_px: float,
+                      metrics: QFontMetricsF, frontier: tuple[np.ndarray, np.ndarray]) -> None:
+        y_low, y_high = QUALITY_RANGE
+
+        def to_px(x: float, y: float) -> tuple[float, float]:  # y grows upwards, like the plot
+            return (x - low) / (high - low) * width_px, (y - y_low) / (y_high - y_low) * height_px
+
+        marker = 8.0
+        taken = [(x - marker, y - marker, x + marker, y + marker)
+                 for x, y in (to_px(p.x, p.y) for p in self.points.values())]
+        # The frontier's segments are obstacles too: a label must not sit on the line.
+        line = [to_px(x, y) for x, y in zip(*frontier)]
+        for (x0, y0), (x1, y1) in itertools.pairwise(line):
+            taken.append((min(x0, x1) - 2, min(y0, y1) - 2, max(x0, x1) + 2, max(y0, y1) + 2))
+        gap, text_h = 9.0, metrics.height() + 2
+        for point in sorted(self.points.values(), key=lambda p: (-p.y, p.x)):
+            x, y = to_px(point.x, point.y)
+            text_w = metrics.horizontalAdvance(point.summary.model) + 6
+            # (anchor in the text's own box, the box in px): right, above right, below right, left.
+            up = marker + 1  # clear of the point's own marker
+            candidates = [
+                ((-gap / text_w, 0.5), (x + gap, y - text_h / 2, x + gap + text_w, y + text_h / 2)),
+                ((0.0, 1 + up / text_h), (x, y + up, x + text_w, y + up + text_h)),
+                ((0.0, -up / text_h), (x, y - up - text_h, x + text_w, y - up)),
+                ((1 + gap / text_w, 0.5), (x - gap - text_w, y - text_h / 2, x - gap, y + text_h / 2)),
+            ]
+            for i in range(1, 5):  # then further up, a line at a time
+                candidates.append(((0.0, 1 + (up + i * text_h) / text_h),
+                                   (x, y + up + i * text_h, x + text_w, y + up + (i + 1) * text_h)))
+            anchor, box = next(((a, b) for a, b in candidates
+                                if _inside(b, width_px, height_px) and not any(_overlap(b, t) for t in taken)),
+                               candidates[0])
+            taken.append(box)
+            label = self.labels[point.summary.model]
+            label.setAnchor(anchor)
+            label.setPos(point.x, point.y)
+
+    # Hover and click --------------------------------------------------------------------
+
+    def tooltip(self, key: str) -> str:
+        """What a point stands for, as rich text with the model's name escaped."""
+        point = self.points[key]
+        m = point.summary
+        rows = []
+        if m.quality is not None:
+            interval = (f" (95% interval {m.quality_low:.0%}–{m.quality_high:.0%})"
+                        if m.quality_low is not None and m.quality_high is not None else "")
+            rows.append(("quality", f"{m.quality:.0%}{interval}"))
+        rows.append(("passed", f"{m.passed} of {m.graded} graded ({m.answered} of {m.cases} answered"
+                               + (f", {m.errors} failed)" if m.errors else ")")))
+        cost = format_usd(m.cost_per_answer_usd)
+        if point.clamped and self.axis and self.axis.key == "cost_per_answer_usd":
+            cost += f" — drawn at {format_usd(point.value)} to fit the log scale"
+        rows.append(("cost / answer", cost))
+        rows.append(("$ / M tokens", format_usd(m.cost_per_million_tokens_usd)))
+        rows.append(("speed", "n/a" if m.tokens_per_second is None else f"{m.tokens_per_second:.1f} tok/s"))
+        rows.append(("time / answer", format_ms(m.wall_time_ms) + " (median)"))
+        size = "n/a" if m.file_size is None else format_bytes(m.file_size)
+        rows.append(("file size", size + (f" · {m.quantization}" if m.quantization else "")))
+        if point.clamped and self.axis and self.axis.key != "cost_per_answer_usd":
+            rows.append(("note", f"0 drawn at {point.value:g} to fit the log scale"))
+        notes = []
+        if key == self.recommended_key:
+            notes.append("recommended")
+        if key in self.frontier_keys:
+            notes.append("on the Pareto frontier")
+        table = "".join(f"<tr><td style='color:#5b6270; padding-right:8px'>{html.escape(name)}</td>"
+                        f"<td>{html.escape(value)}</td></tr>" for name, value in rows)
+        extra = f"<br><i>{html.escape(', '.join(notes))}</i>" if notes else ""
+        return (f"<b>{html.escape(m.model)}</b>{extra}<table>{table}</table>"
+                f"<span style='color:#5b6270'>Click to open its answers.</span>")
+
+    def _tip(self, x: float, y: float, data: str) -> str:
+        return self.tooltip(data) if data in self.points else ""
+
+    def _on_clicked(self, _item: pg.ScatterPlotItem, points: Sequence[pg.SpotItem], _event: object) -> None:
+        if len(points):
+            self.model_clicked.emit(points[0].data())
+
+    def _on_hovered(self, _item: pg.ScatterPlotItem, points: Sequence[pg.SpotItem], _event: object) -> None:
+        cursor = Qt.CursorShape.PointingHandCursor if len(points) else Qt.CursorShape.ArrowCursor
+        if self.viewport().cursor().shape() != cursor:
+            self.viewport().setCursor(cursor)
+
+    def scene_position(self, key: str) -> QPoint:
+        """Where a model's point is, in the view's (widget) coordinates: for tests and tools."""
+        point = self.points[key]
+        scene = self.getPlotItem().getViewBox().mapViewToScene(pg.Point(point.x, point.y))
+        return self.mapFromScene(scene)
+
+    # Export ----------------------------------------------------------------------------
+
+    def export(self, path: str | Path) -> Path:
+        """Save the plot as PNG (at twice the screen's resolution) or SVG, by the file's extension.
+
+        Qt draws both from the scene. pyqtgraph's exporters are not used: its SVGExporter fails on
+        the closed paths ("... Z") Qt 6.10+ writes (pyqtgraph#3495), and its ImageExporter, asked
+        for a larger image, leaves the legend at screen size.
+        """
+        path = Path(path)
+        if not path.parent.is_dir():
+            raise OSError(f"no folder {path.parent}")
+        source = self.getPlotItem().sceneBoundingRect()
+        target = QRectF(0, 0, source.width(), source.height())
+        if path.suffix.lower() == ".svg":
+            device = QSvgGenerator()
+            device.setFileName(str(path))
+            device.setResolution(int(self.logicalDpiX()))  # else text and axes come out rescaled
+            device.setSize(source.size().toSize())
+            device.setViewBox(target)
+            device.setTitle("ModelScout: quality against " + (self.axis.label if self.axis else "cost"))
+        else:
+            device = QImage((source.size() * 2).toSize(), QImage.Format.Format_ARGB32_Premultiplied)
+            device.setDevicePixelRatio(2)
+        painter = QPainter(device)
+        try:
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
+            painter.fillRect(target, Qt.GlobalColor.white)
+            self.scene().render(painter, target, source)
+        finally:
+            painter.end()
+        if isinstance(device, QImage) and not device.save(str(path), "PNG"):
+            raise OSError(f"could not write {path}")
+        if not path.exists() or path.stat().st_size == 0:
+            raise OSError(f"could not write {path}")
+        return path
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _inside(box: tuple[float, float, float, float], width: float, height: float) -> bool:
+    return box[0] >= 0 and box[1] >= 0 and box[2] <= width and box[3] <= height

@@ -1,0 +1,92 @@
+"""Screenshots of every screen for the README, taken in a real X server on real demo data.
+
+    xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python scripts/take_screenshots.py [OUT_DIR]
+
+Runs the demo suite on both demo models into a fresh data folder first (about a minute), then
+opens the app, visits each screen and saves docs/screenshots/<screen>.png.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("MODELSCOUT_HOME", tempfile.mkdtemp(prefix="modelscout-shots-"))
+
+DEMO = ROOT / "local_models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+VARIANT = ROOT / "local_models" / "SmolLM2-135M-Instruct.Q2_K.gguf"
+
+
+def make_demo_run() -> None:
+    from desktop_app.providers.base import Sampling
+    from desktop_app.runner.runner import Runner
+    from desktop_app.settings import Settings, database_path
+    from desktop_app.storage.store import Store
+    from desktop_app.suites import load_suite
+
+    settings = Settings()
+    store = Store(database_path(settings))
+    runner = Runner(store, settings)
+    run_id = runner.create_run(load_suite(ROOT / "resources/suites/demo.jsonl"),
+                               [runner.spec_for(DEMO), runner.spec_for(VARIANT)], Sampling(max_tokens=96))
+    for _ in runner.execute(run_id):
+        pass
+    store.close()
+
+
+def main() -> int:
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    make_demo_run()
+
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from desktop_app.ui.context import AppContext
+    from desktop_app.ui.main_window import MainWindow
+    from desktop_app.ui.style import apply_style
+
+    app = QApplication(["modelscout"])
+    apply_style(app)
+    window = MainWindow(AppContext())
+    window.resize(1280, 800)
+    window.show()
+
+    def wait(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+
+    def shoot(name: str) -> None:
+        window.grab().save(str(out / f"{name}.png"))
+        print(f"saved {out / f'{name}.png'}")
+
+    for name in ("Models", "Suites", "Results", "Tradeoff", "Settings"):
+        window.show_page(name)
+        wait(3)
+        shoot(name.lower())
+
+    compare = window.show_page("Compare")
+    wait(2)
+    compare.system_edit.setPlainText("You are a helpful assistant. Answer briefly.")
+    compare.prompt_edit.setPlainText("Explain in two sentences why the sky is blue.")
+    compare.max_tokens.setValue(64)
+    compare.picker.set_selected([DEMO, VARIANT])
+    compare.start()
+    deadline = time.monotonic() + 120
+    while compare.is_running() and time.monotonic() < deadline:
+        wait(0.2)
+    wait(1)
+    shoot("compare")
+    QTimer.singleShot(0, window.close)
+    wait(1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,118 @@
+"""The Pareto frontier and the recommendation over per-model summaries."""
+
+from __future__ import annotations
+
+from desktop_app.analysis.summary import ModelSummary, wilson_interval
+from desktop_app.analysis.tradeoff import AXES, pareto_frontier, recommend
+
+
+def model(name: str, passed: int | None, graded: int = 20, cost: float | None = 1e-6,
+          speed: float | None = 50.0, wall_ms: float | None = 500.0, size: int | None = 100_000_000
+          ) -> ModelSummary:
+    """A summary as summarize() makes it: quality is the pass rate, its interval Wilson's."""
+    quality = None if passed is None else passed / graded
+    low, high = wilson_interval(passed, graded) if passed is not None else (None, None)
+    return ModelSummary(
+        model=name, path=f"/models/{name}.gguf", quantization="Q4_K_M", file_size=size, cases=graded,
+        answered=graded, graded=graded if passed is not None else 0, passed=passed or 0, quality=quality,
+        quality_low=low, quality_high=high, errors=0, tokens_per_second=speed, time_to_first_token_ms=200.0,
+        wall_time_ms=wall_ms, completion_tokens=1000, prompt_tokens=2000, peak_memory_bytes=None,
+        cost_usd=(cost or 0.0) * graded, cost_per_answer_usd=cost,
+        cost_per_million_tokens_usd=None if cost is None else cost * graded / 3000 * 1e6)
+
+
+def names(models: list[ModelSummary]) -> list[str]:
+    return [m.model for m in models]
+
+
+# Pareto frontier ---------------------------------------------------------------------------------
+
+def test_the_frontier_drops_dominated_models_and_is_ordered_by_the_axis() -> None:
+    cheap = model("cheap", 10, cost=1e-6)
+    middle = model("middle", 14, cost=5e-6)
+    worse_and_dearer = model("worse-and-dearer", 12, cost=8e-6)  # middle beats it on both
+    best = model("best", 18, cost=2e-5)
+    same_quality_dearer = model("same-quality-dearer", 18, cost=3e-5)  # as good as best, dearer
+    frontier = pareto_frontier([best, worse_and_dearer, same_quality_dearer, middle, cheap])
+    assert names(frontier) == ["cheap", "middle", "best"]
+
+
+def test_identical_models_both_stay_and_a_tie_on_cost_keeps_only_the_better() -> None:
+    twin_a, twin_b = model("twin-a", 15, cost=2e-6), model("twin-b", 15, cost=2e-6)
+    same_cost_worse = model("same-cost-worse", 11, cost=2e-6)
+    frontier = pareto_frontier([twin_a, same_cost_worse, twin_b])
+    assert names(frontier) == ["twin-a", "twin-b"]
+
+
+def test_on_a_higher_is_better_axis_the_fastest_comes_first() -> None:
+    fast = model("fast", 8, speed=120.0)
+    medium = model("medium", 12, speed=60.0)
+    slow_and_worse = model("slow-and-worse", 10, speed=30.0)
+    slow_and_good = model("slow-and-good", 16, speed=20.0)
+    frontier = pareto_frontier([slow_and_worse, medium, slow_and_good, fast], AXES["speed"])
+    assert names(frontier) == ["fast", "medium", "slow-and-good"]
+    # The same models on cost (all equal) leave only the best.
+    assert names(pareto_frontier([slow_and_worse, medium, slow_and_good, fast])) == ["slow-and-good"]
+
+
+def test_models_without_quality_or_without_a_value_on_the_axis_are_left_out() -> None:
+    ungraded = model("ungraded", None, cost=1e-9)
+    unmeasured = model("unmeasured", 20, speed=None)
+    ok = model("ok", 10, speed=40.0)
+    assert names(pareto_frontier([ungraded, unmeasured, ok], AXES["speed"])) == ["ok"]
+    assert names(pareto_frontier([ungraded, unmeasured, ok])) == ["unmeasured"]
+    assert pareto_frontier([]) == []
+
+
+# Recommendation ----------------------------------------------------------------------------------
+
+def test_the_cheapest_model_not_clearly_worse_than_the_best_is_recommended() -> None:
+    best = model("best", 16, cost=1e-5)  # 80%
+    close = model("close", 14, cost=3e-6)  # 70%, its interval reaches 80%
+    cheapest_but_bad = model("cheapest-but-bad", 4, cost=1e-7)  # 20%: clearly worse
+    pick = recommend([best, cheapest_but_bad, close])
+    assert pick is not None
+    assert pick.model.model == "close" and pick.best.model == "best"
+    assert close.quality_high >= best.quality > cheapest_but_bad.quality_high
+    assert pick.reason == ("close scores 70%, not clearly below the best (best, 80%), "
+                           "at a lower cost per answer")
+
+
+def test_the_best_is_recommended_when_nothing_cheaper_comes_close() -> None:
+    best = model("best", 19, cost=1e-5)  # 95%
+    cheap = model("cheap", 8, cost=1e-6)  # 40%
+    pick = recommend([cheap, best])
+    assert pick is not None and pick.model is best and pick.best is best
+    assert pick.reason == "best has the best quality (95%) and nothing with a lower cost per answer comes close"
+    cheapest_and_best = model("cheapest-and-best", 19, cost=1e-7)
+    pick = recommend([cheap, cheapest_and_best])
+    assert pick is not None and pick.model is cheapest_and_best
+    assert pick.reason == "cheapest-and-best has the best quality (95%) and the lowest cost per answer"
+
+
+def test_models_without_quality_are_ignored_and_none_rated_gives_no_recommendation() -> None:
+    ungraded_free = model("ungraded-free", None, cost=0.0)
+    rated = model("rated", 10, cost=1e-5)
+    pick = recommend([ungraded_free, rated])
+    assert pick is not None and pick.model is rated
+    assert recommend([ungraded_free]) is None
+    assert recommend([]) is None
+
+
+def test_on_speed_the_fastest_good_enough_model_is_recommended_and_said_so() -> None:
+    best = model("best", 16, speed=20.0)
+    fast_close = model("fast-close", 15, speed=90.0)
+    faster_bad = model("faster-bad", 2, speed=200.0)
+    pick = recommend([best, fast_close, faster_bad], AXES["speed"])
+    assert pick is not None and pick.model is fast_close
+    assert pick.reason.endswith("at a higher generation speed")
+
+
+def test_a_tie_on_cost_never_recommends_the_worse_model() -> None:
+    better = model("better", 16, cost=2e-6)
+    worse_same_cost = model("worse-same-cost", 14, cost=2e-6)  # not clearly worse, but no cheaper
+    pick = recommend([worse_same_cost, better])
+    assert pick is not None and pick.model is better
+    twin_a, twin_b = model("twin-a", 12, cost=2e-6), model("twin-b", 12, cost=2e-6)
+    pick = recommend([twin_a, twin_b])
+    assert pick is not None and pick.model is pick.best

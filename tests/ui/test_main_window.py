@@ -1,0 +1,200 @@
+"""The main window: its screens, the state it remembers, its error hook, and how the app starts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from desktop_app.settings import Settings
+from desktop_app.ui.context import AppContext
+from desktop_app.ui.main_window import MainWindow
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENS = ["Models", "Compare", "Suites", "Results", "Tradeoff", "Settings"]
+
+
+def app_env(home: Path) -> dict[str, str]:
+    return {**os.environ, "QT_QPA_PLATFORM": "offscreen", "MODELSCOUT_HOME": str(home)}
+
+
+def close(window: MainWindow) -> None:
+    """What the user's close does: screens stop their work, state is saved, the context is closed."""
+    window.close()
+    assert not window.isVisible()
+
+
+def test_the_window_lists_all_six_screens_and_shows_each(qtbot, window):
+    assert [window.nav.item(row).text() for row in range(window.nav.count())] == SCREENS
+    assert window.current_page_name() == "Models"  # the first start
+    for row, name in enumerate(SCREENS):
+        window.nav.setCurrentRow(row)
+        page = window.stack.currentWidget()
+        assert type(page).__name__ == f"{name}Page"
+        assert window.pages[name] is page
+        assert page.objectName() == f"page-{name.lower()}"
+        assert window.current_page_name() == name
+    assert str(window.ctx.database_path()) in window.statusBar().currentMessage()
+
+
+# The offscreen platform's one screen is 800 x 800 and Qt shrinks a restored window to fit its screen
+# (which moves splitters too), so each session is an app process on a desktop-sized virtual screen.
+SESSION = """
+import json, sys
+from PySide6.QtWidgets import QApplication, QSplitter
+app = QApplication([])
+from desktop_app.ui.context import AppContext
+from desktop_app.ui.main_window import MainWindow
+
+def settle():
+    for _ in range(5):
+        app.processEvents()
+
+window = MainWindow(AppContext())
+window.show()
+settle()
+seen = {"width": window.width(), "height": window.height(), "page": window.current_page_name()}
+if sys.argv[1] == "first":
+    window.resize(1180, 700)
+    settle()
+    # The first screen with a named splitter the user can drag (the screens' layouts may change).
+    for name in list(window.pages):
+        window.show_page(name)
+        settle()
+        found = [s for s in window.pages[name].findChildren(QSplitter)
+                 if s.objectName() and s.count() >= 2 and s.isVisible()]
+        if found:
+            splitter = found[0]
+            total = sum(splitter.sizes())
+            splitter.setSizes([total // 4, *([0] * (splitter.count() - 2)), total - total // 4])
+            seen["splitter"] = {"screen": name, "name": splitter.objectName(), "sizes": splitter.sizes()}
+            break
+    window.show_page("Settings")
+else:
+    splitter = json.loads(sys.argv[2])
+    window.show_page(splitter["screen"])
+    settle()
+    restored = window.pages[splitter["screen"]].findChild(QSplitter, splitter["name"])
+    seen["splitter"] = {**splitter, "sizes": restored.sizes()}
+window.close()
+print(json.dumps(seen))
+"""
+
+
+def test_size_splitters_and_last_screen_are_remembered_across_a_restart(modelscout_home, tmp_path, demo_model):
+    screen = tmp_path / "screen.json"
+    screen.write_text(json.dumps({"screens": [{"name": "desktop", "x": 0, "y": 0, "width": 1920, "height": 1080}]}))
+    env = {**app_env(modelscout_home), "QT_QPA_PLATFORM": f"offscreen:configfile={screen}"}
+
+    def session(*args: str) -> dict:
+        done = subprocess.run([sys.executable, "-c", SESSION, *args], check=False, cwd=ROOT, capture_output=True,
+                              text=True, timeout=120, env=env)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    first = session("first")
+    assert (first["width"], first["height"], first["page"]) == (1240, 780, "Models")  # the defaults
+    assert "splitter" in first, "no screen has a named, visible splitter to remember"
+    assert (modelscout_home / "window.ini").exists()
+
+    second = session("second", json.dumps(first["splitter"]))
+    assert (second["width"], second["height"], second["page"]) == (1180, 700, "Settings")
+    assert second["splitter"] == first["splitter"]
+
+
+def test_the_last_screen_is_remembered_by_a_new_window(qtbot, modelscout_home, demo_model):
+    first = MainWindow(AppContext(Settings(threads=2, context_size=1024, max_tokens=32)))
+    qtbot.addWidget(first)
+    first.show()
+    first.nav.setCurrentRow(SCREENS.index("Results"))
+    close(first)
+
+    again = MainWindow(AppContext())
+    qtbot.addWidget(again)
+    again.show()
+    try:
+        assert again.current_page_name() == "Results"
+        assert again.nav.currentItem().text() == "Results"
+        assert again.pages["Models"] is None  # only the screen shown is built
+    finally:
+        close(again)
+
+
+def _error_dialogs(window: MainWindow) -> list[QMessageBox]:
+    candidates = [*QApplication.topLevelWidgets(), *window.findChildren(QMessageBox)]
+    return [box for box in candidates
+            if isinstance(box, QMessageBox) and box.objectName() == "errorDialog" and box.isVisible()]
+
+
+@pytest.mark.qt_no_exception_capture  # the app's own hook must see the exception, not pytest-qt's
+def test_an_exception_in_a_slot_becomes_a_plain_error_dialog(qtbot, window, monkeypatch):
+    from desktop_app.ui.errors import install_excepthook
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # put back whatever was there
+    install_excepthook()
+
+    def broken_slot(row: int) -> None:
+        raise RuntimeError(f"the index of row {row} went missing")
+
+    window.nav.currentRowChanged.connect(broken_slot)
+    try:
+        window.nav.setCurrentRow(SCREENS.index("Suites"))
+        qtbot.waitUntil(lambda: bool(_error_dialogs(window)), timeout=5000)
+    finally:
+        window.nav.currentRowChanged.disconnect(broken_slot)
+
+    box = _error_dialogs(window)[0]
+    assert box.windowTitle() == "Unexpected error"
+    assert "Something went wrong inside ModelScout" in box.text()
+    assert "the index of row 2 went missing" in box.text()
+    assert "Traceback" not in box.text() and "broken_slot" not in box.text()
+    assert "Traceback" in box.detailedText() and "broken_slot" in box.detailedText()
+    box.close()
+
+    assert window.isVisible()  # the window carries on
+    window.show_page("Settings")
+    assert window.current_page_name() == "Settings"
+
+
+def test_the_app_starts_and_shows_its_window(modelscout_home):
+    done = subprocess.run([sys.executable, "-m", "desktop_app"], check=False, cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, env={**app_env(modelscout_home), "MODELSCOUT_STARTUP_PROBE": "1"})
+    assert done.returncode == 0, done.stderr
+    assert "window shown after" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+BUILD_WINDOW = """
+import json, sys
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from desktop_app.ui.context import AppContext
+from desktop_app.ui.main_window import MainWindow
+window = MainWindow(AppContext())
+window.show()
+app.processEvents()
+at_start = "llama_cpp" in sys.modules
+heavy = sorted(name for name in ("pyqtgraph", "numpy", "sqlite_utils") if name in sys.modules)
+for name in list(window.pages):  # building every screen must not load llama.cpp either
+    window.show_page(name)
+    app.processEvents()
+every_screen = "llama_cpp" in sys.modules
+window.close()
+print(json.dumps({"at_start": at_start, "every_screen": every_screen, "heavy": heavy}))
+"""
+
+
+def test_the_ui_process_does_not_import_llama_cpp_nor_load_heavy_libraries_at_start(modelscout_home):
+    done = subprocess.run([sys.executable, "-c", BUILD_WINDOW], check=False, cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, env=app_env(modelscout_home))
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (loaded["at_start"], loaded["every_screen"]) == (False, False)
+    # The start-up budget (benchmarks/startup_time.py): the plot library and the store's sqlite-utils
+    # (which imports numpy) load when a screen first needs them, not before the window shows.
+    assert loaded["heavy"] == []
