@@ -7,6 +7,7 @@ Only this module imports llama_cpp, and only inside the worker process: a crash 
 from __future__ import annotations
 
 import codecs
+import os
 import ctypes
 import sys
 import time
@@ -206,6 +207,9 @@ def _held_back(text: str, stops: list[str]) -> int:
 
 def main(conn: Connection, cancel: Any, spec: dict[str, Any]) -> None:
     """Entry point of the worker process."""
+    if hasattr(os, "nice"):
+        # Below the app's own priority: when cores are short, the window repaints first.
+        os.nice(5)
     try:
         engine = _Engine(spec)
     except Exception as exc:  # llama.cpp reports a failed load as a Python exception
