@@ -15,7 +15,7 @@ from PySide6.QtCore import (QAbstractTableModel, QItemSelectionModel, QModelInde
 from PySide6.QtGui import (QColor, QFont, QGuiApplication, QIcon, QKeySequence, QMouseEvent, QPainter, QPen, QPixmap,
                            QResizeEvent, QShortcut)
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QFrame, QGridLayout,
-                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu, QPlainTextEdit, QPushButton,
+                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu, QPushButton,
                                QScrollArea, QSizePolicy, QSplitter, QStackedWidget, QTableView, QToolButton,
                                QVBoxLayout, QWidget)
 
@@ -26,6 +26,7 @@ from desktop_app.ui.errors import show_error, show_exception
 from desktop_app.ui.widgets.answer_diff import AnswerDiffDialog
 from desktop_app.ui.workers import GeneratorWorker, run_in_background
 from desktop_app.units import format_bytes
+from desktop_app.ui.widgets.text import read_only_text
 
 # Cell states, from one stored result row (or none yet).
 PASSED, FAILED, ERROR, UNGRADED, MISSING = "passed", "failed", "error", "ungraded", "missing"
@@ -692,14 +693,7 @@ class ResultDetail(QWidget):
         outer.addWidget(self.stack)
         self.setMinimumWidth(300)
 
-    @staticmethod
-    def _text_view(name: str) -> QPlainTextEdit:
-        view = QPlainTextEdit()
-        view.setObjectName(name)
-        view.setReadOnly(True)
-        view.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
-                                     | Qt.TextInteractionFlag.TextSelectableByKeyboard)
-        return view
+    _text_view = staticmethod(read_only_text)
 
     def _fit_heights(self) -> None:
         """Text boxes as tall as their text (within limits), so the grade and numbers stay in view."""

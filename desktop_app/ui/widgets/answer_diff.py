@@ -11,6 +11,8 @@ from PySide6.QtGui import QColor, QKeySequence, QShortcut, QTextCharFormat, QTex
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QGridLayout, QHBoxLayout, QLabel, QPlainTextEdit,
                                QVBoxLayout, QWidget)
 
+from desktop_app.ui.widgets.text import read_only_text
+
 # Words and single punctuation marks; whitespace is not a token, so re-spacing is no difference.
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -144,14 +146,7 @@ class AnswerDiffDialog(QDialog):
         layout.addLayout(panes, 1)
         layout.addLayout(bottom)
 
-    @staticmethod
-    def _view(name: str) -> QPlainTextEdit:
-        view = QPlainTextEdit()
-        view.setObjectName(name)
-        view.setReadOnly(True)
-        view.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
-                                     | Qt.TextInteractionFlag.TextSelectableByKeyboard)
-        return view
+    _view = staticmethod(read_only_text)
 
     def _summary_text(self) -> str:
         diff = self.diff
