@@ -32,3 +32,15 @@ def window(qtbot, ctx):
     for page in win.built_pages():
         if hasattr(page, "shutdown"):
             page.shutdown()
+
+
+@pytest.fixture
+def styled(qapp):
+    """The app's real look, for screenshots; the previous style sheet comes back afterwards."""
+    from desktop_app.ui.style import apply_style
+
+    sheet, style = qapp.styleSheet(), qapp.style().name()
+    apply_style(qapp)
+    yield
+    qapp.setStyleSheet(sheet)
+    qapp.setStyle(style)

@@ -38,16 +38,6 @@ def no_other_apps(monkeypatch):
     monkeypatch.setattr(discovery, "default_roots", lambda **_: [])
 
 
-@pytest.fixture
-def styled(qapp):
-    """The app's real look, for screenshots; the previous style sheet comes back afterwards."""
-    from desktop_app.ui.style import apply_style
-
-    sheet, style = qapp.styleSheet(), qapp.style().name()
-    apply_style(qapp)
-    yield
-    qapp.setStyleSheet(sheet)
-    qapp.setStyle(style)
 
 
 @pytest.fixture

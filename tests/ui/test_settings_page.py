@@ -230,15 +230,6 @@ def test_machine_facts_and_where_things_live(qtbot, ctx, make_page, monkeypatch)
     assert [url.toLocalFile() for url in opened] == [str(ctx.database_path().parent)]
 
 
-@pytest.fixture
-def styled(qapp):
-    from desktop_app.ui.style import apply_style
-
-    sheet, style = qapp.styleSheet(), qapp.style().name()
-    apply_style(qapp)
-    yield
-    qapp.setStyleSheet(sheet)
-    qapp.setStyle(style)
 
 
 def test_screenshot(qtbot, ctx, make_page, styled, tmp_path):
