@@ -20,6 +20,16 @@ def modelscout_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Nothing a test writes can reach the user's real data folder."""
     home = tmp_path / "modelscout-home"
     monkeypatch.setenv("MODELSCOUT_HOME", str(home))
+    # Keys go to a file keychain per test (CLI subprocesses inherit it); provider env keys are cleared.
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.keyring_backend.FileKeyring")
+    monkeypatch.setenv("MODELSCOUT_TEST_KEYRING", str(tmp_path / "keyring.json"))
+    for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    import keyring
+
+    from tests.keyring_backend import FileKeyring
+
+    keyring.set_keyring(FileKeyring())
     return home
 
 
@@ -60,3 +70,13 @@ def copy_of(tmp_path: Path):
     def copy(path: Path, name: str | None = None) -> Path:
         return Path(shutil.copy(path, tmp_path / (name or path.name)))
     return copy
+
+
+@pytest.fixture(scope="session")
+def llama_server(demo_model: Path):
+    """llama-cpp-python's OpenAI-compatible server on loopback, serving the demo model as "demo"."""
+    from tests.servers import LlamaServer
+
+    server = LlamaServer(demo_model)
+    yield server
+    server.stop()
