@@ -24,12 +24,14 @@ class AppContext(QObject):
     open_run = Signal(str, str)  # show a run in Results (run id, model key or "")
     open_suite = Signal(str)  # show a suite file in Suites
     navigate = Signal(str)  # switch to a screen by name
+    resume_run = Signal(str)  # finish an unfinished suite run on the Suites screen (its id)
 
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__()
         self.settings = settings or settings_module.load()
         self.pool = ModelPool()
         self.catalog = ModelCatalog()
+        self.active_runs: set[str] = set()  # runs this app is running now (not ones a crash left "running")
 
     @cached_property
     def store(self) -> Store:

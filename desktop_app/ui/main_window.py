@@ -55,6 +55,7 @@ class MainWindow(QMainWindow):
         ctx.navigate.connect(self.show_page)
         ctx.open_run.connect(lambda run_id, key: self.show_page("Results").show_run(run_id, key))
         ctx.open_suite.connect(lambda path: self.show_page("Suites").open_suite(path))
+        ctx.resume_run.connect(lambda run_id: self.show_page("Suites").resume(run_id))
         self._restore()
 
     def page(self, name: str) -> Page:
@@ -116,7 +117,14 @@ class MainWindow(QMainWindow):
     def built_pages(self) -> list[Page]:
         return [p for p in self.pages.values() if p is not None]
 
+    def may_close(self) -> bool:
+        """Every screen agrees to close (each may ask the person first, e.g. about unsaved edits)."""
+        return all(page.maybe_close() for page in self.built_pages() if hasattr(page, "maybe_close"))
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.may_close():
+            event.ignore()
+            return
         for page in self.built_pages():
             if hasattr(page, "shutdown"):
                 page.shutdown()

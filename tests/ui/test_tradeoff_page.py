@@ -21,7 +21,7 @@ from desktop_app.settings import Settings
 from desktop_app.storage.store import Store
 from desktop_app.suites import load_suite
 from desktop_app.ui.style import STYLE_SHEET
-from desktop_app.ui.widgets.tradeoff_plot import format_usd
+from desktop_app.ui.formatting import format_usd
 from tests.conftest import SUITES
 from tests.test_tradeoff import model
 
@@ -261,5 +261,5 @@ def test_empty_until_a_run_has_answers_then_it_follows_new_runs(ctx, qtbot, demo
 
 def test_money_reads_well_at_every_size() -> None:
     assert [format_usd(v) for v in (None, 0, 2.1e-6, 1e-4, 3.79e-5, 0.0042, 0.5, 12.345)] == [
-        "n/a", "$0", "$2.1e-6", "$1e-4", "$3.8e-5", "$0.0042", "$0.5", "$12.35"]
+        "–", "$0", "$2.1e-6", "$1e-4", "$3.8e-5", "$0.0042", "$0.5", "$12.35"]
     assert format_usd(1.99999e-5, 1) == "$2e-5"

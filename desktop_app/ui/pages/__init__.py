@@ -9,7 +9,9 @@ from PySide6.QtWidgets import QWidget
 
 from desktop_app.ui.context import AppContext
 
-Page = QWidget  # a screen: QWidget(ctx) with optional on_shown(), save_state(q), restore_state(q), shutdown()
+# A screen: QWidget(ctx) with optional on_shown(), save_state(q), restore_state(q), shutdown(), and
+# maybe_close() -> bool, asked before the window closes (False keeps it open: e.g. unsaved edits to keep).
+Page = QWidget
 
 
 def _lazy(name: str) -> Callable[[AppContext], Page]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -22,13 +21,11 @@ from desktop_app.runner.events import (CaseFinished, CaseStarted, ModelFailed, M
                                        RunFinished, TokenStreamed)
 from desktop_app.ui.context import AppContext
 from desktop_app.ui.errors import show_exception
+from desktop_app.ui.placeholders import braces, fill, placeholders
 from desktop_app.ui.widgets.answer_column import ANSWER_STYLE, ERROR_COLOUR, AnswerColumn
 from desktop_app.ui.widgets.model_picker import ModelPicker
 from desktop_app.ui.workers import GeneratorWorker, run_in_background
 
-# The suite loader's `{name}` rule: a name starts with a letter; `{{` and `}}` are literal braces,
-# so JSON or code in a prompt is left alone.
-PLACEHOLDER = re.compile(r"\{\{|\}\}|\{(\s*[^\W\d][\w .-]*?\s*)\}")
 FLUSH_MS = 30  # streamed text is painted at most this often, never once per token
 WARM_UP_DELAY_MS = 700
 PAGE_STYLE = ANSWER_STYLE + f"""
@@ -42,26 +39,6 @@ def _import_run_modules() -> None:
     """The runner and store pull in sqlite-utils (and numpy): a third of a second of imports."""
     import desktop_app.runner.runner
     import desktop_app.storage.store  # noqa: F401
-
-
-def placeholders(*texts: str) -> list[str]:
-    """The `{name}` placeholders in the texts, each once, in order of appearance."""
-    names: dict[str, None] = {}
-    for text in texts:
-        for match in PLACEHOLDER.finditer(text):
-            if match.group(1):
-                names.setdefault(match.group(1).strip())
-    return list(names)
-
-
-def fill(text: str, values: dict[str, str]) -> str:
-    def substitute(match: re.Match[str]) -> str:
-        token = match.group(0)
-        if token in ("{{", "}}"):
-            return token[0]
-        return values[match.group(1).strip()]
-
-    return PLACEHOLDER.sub(substitute, text)
 
 
 @dataclass(frozen=True)
@@ -371,8 +348,7 @@ class ComparePage(QWidget):
             self.prompt_edit.setFocus()
             return
         if missing:
-            names = ", ".join(f"{{{name}}}" for name in missing)
-            self._show_inline_error(f"Give a value for {names} below, or write {{{{ and }}}} to keep "
+            self._show_inline_error(f"Give a value for {braces(missing)} below, or write {{{{ and }}}} to keep "
                                     f"literal braces.")
             for name in missing:
                 self._mark_invalid(self.variable_fields[name], True)

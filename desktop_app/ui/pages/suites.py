@@ -2,45 +2,34 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import html
 import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QIcon, QKeySequence, QPainter, QPixmap, QShortcut, QTextCursor
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFrame, QHBoxLayout, QHeaderView, QLabel,
-                               QListWidget, QListWidgetItem, QMessageBox, QPlainTextEdit, QProgressBar, QPushButton,
-                               QSizePolicy, QSplitter, QStackedWidget, QTableView, QToolButton, QTreeWidget,
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QListWidgetItem,
+                               QMessageBox, QPushButton, QSizePolicy, QSplitter, QStackedWidget, QTableView,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from desktop_app import paths
 from desktop_app.errors import UserError
-from desktop_app.models.catalog import ModelCatalog
-from desktop_app.providers.base import Sampling
-from desktop_app.providers.pool import ModelPool
 from desktop_app.runner import events as ev
-from desktop_app.runner.runner import Runner
-from desktop_app.settings import Settings
-from desktop_app.storage.store import Store
 from desktop_app.suites import Suite, SuiteError, load_suite, save_suite, suite_from_cases
 from desktop_app.ui.context import AppContext
 from desktop_app.ui.errors import show_error, show_exception
+from desktop_app.ui.runs import LEFT_RUNNING_QUESTION, run_events, unfinished_runs
+from desktop_app.ui.widgets.banner import Banner
 from desktop_app.ui.widgets.case_editor import CaseDraft, CaseEditor, CaseTableModel, mark_duplicate_ids
-from desktop_app.ui.widgets.model_picker import ModelPicker
+from desktop_app.ui.widgets.suite_list import BUNDLED_SUITES, SuiteList, find_suites, is_bundled
+from desktop_app.ui.widgets.suite_run_panel import SuiteRunPanel, section_label
 from desktop_app.ui.workers import GeneratorWorker, run_in_background
 
-BUNDLED_SUITES = paths.RESOURCES_DIR / "suites"
 DEMO_SUITE = BUNDLED_SUITES / "demo.jsonl"
 SUITE_FILTER = "Suites (*.jsonl *.csv);;JSON Lines (*.jsonl);;CSV (*.csv);;All files (*)"
 RECENT_KEY = "suites/recent"
 MODELS_KEY = "suites/models"
 MAX_RECENT = 8
-OUTCOME_COLORS = {"pass": "#2e7d32", "fail": "#c62828", "error": "#e07b00", "answered": "#5b6270",
-                  "note": "#5b6270"}
 
 
 def _ui_state() -> QSettings:
@@ -56,23 +45,6 @@ def _string_list(value: Any) -> list[str]:
     return [str(v) for v in value or []]
 
 
-def _dot(color: str) -> QIcon:
-    pixmap = QPixmap(12, 12)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setBrush(QColor(color))
-    painter.setPen(Qt.PenStyle.NoPen)
-    painter.drawEllipse(1, 1, 10, 10)
-    painter.end()
-    return QIcon(pixmap)
-
-
-def _clock(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 \
-        else f"{seconds // 60}:{seconds % 60:02d}"
-
 
 def _short_path(path: Path) -> str:
     home = Path.home()
@@ -81,34 +53,6 @@ def _short_path(path: Path) -> str:
     except ValueError:
         return str(path)
 
-
-def _is_bundled(path: Path) -> bool:
-    return path.resolve().parent == BUNDLED_SUITES.resolve()
-
-
-def outcome(row: dict[str, Any]) -> str:
-    if row.get("error"):
-        return "error"
-    if row.get("grade_passed") is None:
-        return "answered"
-    return "pass" if row["grade_passed"] else "fail"
-
-
-def run_events(db_path: Path, settings: Settings, ctx: AppContext, catalog: ModelCatalog, pool: ModelPool,
-               cancel: threading.Event, *, suite: Suite | None = None, model_paths: list[str] | None = None,
-               run_id: str | None = None) -> Iterator[ev.RunEvent]:
-    """A new run of `suite` on `model_paths`, or the rest of run `run_id`; runs on the worker thread."""
-    store = Store(db_path)
-    try:
-        runner = Runner(store, settings, catalog, ctx.hardware, pool=pool)
-        if run_id is None:
-            assert suite is not None and model_paths
-            sampling = Sampling(temperature=settings.temperature, max_tokens=settings.max_tokens,
-                                seed=settings.seed)
-            run_id = runner.create_run(suite, [runner.spec_for(p) for p in model_paths], sampling)
-        yield from runner.execute(run_id, cancel)
-    finally:
-        store.close()
 
 
 class SuitesPage(QWidget):
@@ -130,10 +74,7 @@ class SuitesPage(QWidget):
         self._load_token = 0
         self._opened_any = False
         self._picker_ready = False
-        self._run_started_at = 0.0
-        self._done_before = 0
         self._run_failed = False
-        self._models_seen: set[str] = set()
 
         self._build()
         self._connect()
@@ -177,31 +118,7 @@ class SuitesPage(QWidget):
         name_row.addWidget(self.save_button)
         name_row.addWidget(self.save_as_button)
 
-        self.banner = QFrame()
-        self.banner.setObjectName("suiteBanner")
-        self.banner_title = QLabel()
-        self.banner_title.setObjectName("bannerTitle")
-        self.banner_title.setTextFormat(Qt.TextFormat.PlainText)
-        self.banner_title.setStyleSheet("font-weight: 600; background: transparent; border: none;")
-        self.banner_text = QLabel()
-        self.banner_text.setObjectName("bannerText")
-        self.banner_text.setTextFormat(Qt.TextFormat.PlainText)
-        self.banner_text.setWordWrap(True)
-        self.banner_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.banner_text.setStyleSheet("background: transparent; border: none;")
-        self.banner_close = QToolButton()
-        self.banner_close.setText("✕")
-        self.banner_close.setToolTip("Hide this message")
-        self.banner_close.setAutoRaise(True)
-        banner_text_box = QVBoxLayout()
-        banner_text_box.setSpacing(2)
-        banner_text_box.addWidget(self.banner_title)
-        banner_text_box.addWidget(self.banner_text)
-        banner_layout = QHBoxLayout(self.banner)
-        banner_layout.setContentsMargins(12, 8, 6, 8)
-        banner_layout.addLayout(banner_text_box, 1)
-        banner_layout.addWidget(self.banner_close, 0, Qt.AlignmentFlag.AlignTop)
-        self.banner.hide()
+        self.banner = Banner("suiteBanner")
 
         self.main_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.main_splitter.setObjectName("suitesMainSplitter")
@@ -225,27 +142,19 @@ class SuitesPage(QWidget):
         layout.addWidget(self.banner)
         layout.addWidget(self.main_splitter, 1)
 
-    @staticmethod
-    def _section(text: str) -> QLabel:
-        label = QLabel(text)
-        label.setStyleSheet("font-weight: 600; color: #333a45;")
-        return label
 
     def _build_suite_list(self) -> QWidget:
-        self.suite_list = QListWidget()
-        self.suite_list.setObjectName("suiteList")
-        self.suite_list.setToolTip("Click a suite to open it")
-        self.suite_list.setStyleSheet("#suiteList::item { padding: 3px 4px; }")
+        self.suite_list = SuiteList()
         box = QWidget()
         layout = QVBoxLayout(box)
         layout.setContentsMargins(0, 0, 6, 0)
-        layout.addWidget(self._section("Suites"))
+        layout.addWidget(section_label("Suites"))
         layout.addWidget(self.suite_list, 1)
         box.setMinimumWidth(120)
         return box
 
     def _build_cases(self) -> QWidget:
-        self.cases_label = self._section("Cases")
+        self.cases_label = section_label("Cases")
         self.add_button = QPushButton("Add")
         self.add_button.setToolTip("Add a new case after the selected one (Ctrl+N)")
         self.duplicate_button = QPushButton("Duplicate")
@@ -286,7 +195,7 @@ class SuitesPage(QWidget):
         editor_box = QWidget()
         editor_layout = QVBoxLayout(editor_box)
         editor_layout.setContentsMargins(0, 6, 0, 0)
-        editor_layout.addWidget(self._section("Selected case"))
+        editor_layout.addWidget(section_label("Selected case"))
         editor_layout.addWidget(self.editor, 1)
 
         self.case_splitter = QSplitter(Qt.Orientation.Vertical)
@@ -322,102 +231,15 @@ class SuitesPage(QWidget):
         return self.cases_stack
 
     def _build_run_panel(self) -> QWidget:
-        self.picker = ModelPicker(self.ctx)
-        self.picker.setObjectName("suiteModelPicker")
-        self.picker.list.setMaximumHeight(self.fontMetrics().lineSpacing() * 5 + 12)
-        self.picker.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.picker.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.picker.setToolTip("Tick the models to run the suite on")
-
-        self.run_button = QPushButton("Run")
-        self.run_button.setObjectName("primary")
-        self.run_button.setToolTip("Run every case on every ticked model (Ctrl+Enter)")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setObjectName("danger")
-        self.cancel_button.setToolTip("Stop the run now (Esc); the answers so far are kept and Resume finishes it")
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.run_button, 1)
-        buttons.addWidget(self.cancel_button)
-
-        self.progress = QProgressBar()
-        self.progress.setObjectName("runProgress")
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.progress.setFormat("%v / %m")
-        self.progress.setTextVisible(False)  # no "0 / 1" before anything runs
-        self.progress_label = QLabel("Not running")
-        self.progress_label.setObjectName("hint")
-        self.current_label = QLabel()
-        self.current_label.setObjectName("currentCase")
-        self.current_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.current_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.live_answer = QPlainTextEdit()
-        self.live_answer.setObjectName("liveAnswer")
-        self.live_answer.setReadOnly(True)
-        self.live_answer.setPlaceholderText("The answer being written appears here")
-        self.live_answer.setFixedHeight(self.fontMetrics().lineSpacing() * 3 + 14)
-        self.live_answer.setToolTip("The current answer as the model writes it")
-
-        self.log = QTreeWidget()
-        self.log.setObjectName("runLog")
-        self.log.setHeaderLabels(["Case", "Result", "Model", "Speed"])
-        self.log.setRootIsDecorated(False)
-        self.log.setUniformRowHeights(True)
-        self.log.setAlternatingRowColors(True)
-        self.log.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.log.setToolTip("Finished cases: double-click one to see its answers in Results")
-        log_header = self.log.header()
-        log_header.setStretchLastSection(False)
-        log_header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        log_header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.log.setColumnWidth(2, 110)
-        self.log.setColumnWidth(1, 72)
-        self.log.setColumnWidth(3, 62)
-
-        self.open_results_button = QPushButton("Open results")
-        self.open_results_button.setObjectName("primary")
-        self.open_results_button.setToolTip("See every answer of this run, graded, in Results")
-        self.tradeoff_button = QPushButton("Show tradeoff")
-        self.tradeoff_button.setToolTip("Plot quality against cost for the models of this run")
-        self.done_row = QWidget()
-        done_layout = QHBoxLayout(self.done_row)
-        done_layout.setContentsMargins(0, 0, 0, 0)
-        done_layout.addWidget(self.open_results_button, 1)
-        done_layout.addWidget(self.tradeoff_button, 1)
-        self.done_row.hide()
-
-        self.interrupted_combo = QComboBox()
-        self.interrupted_combo.setObjectName("interruptedRuns")
-        self.interrupted_combo.setToolTip("Runs of this suite that were stopped before the end")
-        self.interrupted_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.interrupted_combo.setMinimumContentsLength(12)
-        self.resume_button = QPushButton("Resume")
-        self.resume_button.setToolTip("Finish the chosen stopped run: only the missing answers are made")
-        resume_row = QHBoxLayout()
-        resume_row.addWidget(self.interrupted_combo, 1)
-        resume_row.addWidget(self.resume_button)
-        self.resume_box = QWidget()
-        resume_layout = QVBoxLayout(self.resume_box)
-        resume_layout.setContentsMargins(0, 4, 0, 0)
-        resume_layout.addWidget(self._section("Stopped runs of this suite"))
-        resume_layout.addLayout(resume_row)
-
-        panel = QWidget()
-        panel.setObjectName("runPanel")
-        panel.setMinimumWidth(290)
-        layout = QVBoxLayout(panel)
-        layout.setContentsMargins(8, 0, 0, 0)
-        layout.addWidget(self._section("Run on models"))
-        layout.addWidget(self.picker)
-        layout.addLayout(buttons)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.progress_label)
-        layout.addWidget(self.current_label)
-        layout.addWidget(self.live_answer)
-        layout.addWidget(self._section("Finished cases"))
-        layout.addWidget(self.log, 1)
-        layout.addWidget(self.done_row)
-        layout.addWidget(self.resume_box)
+        self.run_panel = SuiteRunPanel(self.ctx)
+        panel = self.run_panel  # its parts, by the names the rest of the screen (and its tests) use
+        self.picker, self.run_button, self.cancel_button = panel.picker, panel.run_button, panel.cancel_button
+        self.progress, self.progress_label, self.current_label = panel.progress, panel.progress_label, \
+            panel.current_label
+        self.live_answer, self.log, self.done_row = panel.live_answer, panel.log, panel.done_row
+        self.open_results_button, self.tradeoff_button = panel.open_results_button, panel.tradeoff_button
+        self.interrupted_combo, self.resume_button, self.resume_box = panel.interrupted_combo, \
+            panel.resume_button, panel.resume_box
         return panel
 
     def _connect(self) -> None:
@@ -425,7 +247,6 @@ class SuitesPage(QWidget):
         self.empty_open_button.clicked.connect(self.open_dialog)
         self.save_button.clicked.connect(self.save)
         self.save_as_button.clicked.connect(lambda: self.save_as())
-        self.banner_close.clicked.connect(self.banner.hide)
         self.suite_list.itemClicked.connect(self._suite_item_chosen)
         self.suite_list.itemActivated.connect(self._suite_item_chosen)
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
@@ -474,7 +295,7 @@ class SuitesPage(QWidget):
     def open_suite(self, path: str | Path) -> None:
         """Show a suite file (asks first if the open one has unsaved changes); loads in the background."""
         self._opened_any = True
-        if not self._settle_unsaved("opening another suite"):
+        if not self._settle_unsaved("Opening another suite"):
             return
         self._load(Path(path))
 
@@ -537,12 +358,13 @@ class SuitesPage(QWidget):
         self.open_failed.emit(message)
 
     def _settle_unsaved(self, doing: str) -> bool:
-        """True when it is fine to drop the edits: saved, discarded, or none."""
+        """True when it is fine to drop the edits: saved, discarded, or none. `doing` ends "…drops them"."""
         if not self.dirty or self.suite_path is None:
             return True
+        self.ctx.navigate.emit("Suites")  # the person sees what the question is about
         answer = QMessageBox.question(
             self, "Unsaved changes",
-            f"{self.suite_path.name} has changes that are not saved. Save them before {doing}?",
+            f"Save changes to {self.suite_path.name}?\n\n{doing} drops the edits that are not saved.",
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Save)
         if answer == QMessageBox.StandardButton.Save:
@@ -563,40 +385,8 @@ class SuitesPage(QWidget):
 
     def _refresh_suite_list(self) -> None:
         recent = self._recent()
-
-        def scan() -> tuple[list[Path], list[Path]]:
-            bundled = sorted(p.resolve() for p in BUNDLED_SUITES.glob("*")
-                             if p.suffix.lower() in (".jsonl", ".csv"))
-            others = [Path(p) for p in recent if Path(p).is_file() and Path(p).resolve() not in bundled]
-            return bundled, others
-
-        run_in_background(scan, lambda found: self._fill_suite_list(*found), lambda exc: None, self)
-
-    def _fill_suite_list(self, bundled: list[Path], recent: list[Path]) -> None:
-        self.suite_list.clear()
-
-        def section(text: str) -> None:
-            item = QListWidgetItem(text.upper())
-            item.setFlags(Qt.ItemFlag.NoItemFlags)
-            font = item.font()
-            font.setPointSizeF(font.pointSizeF() * 0.85)
-            font.setBold(True)
-            item.setFont(font)
-            item.setForeground(QColor("#7a808c"))
-            self.suite_list.addItem(item)
-
-        for heading, files in (("Included", bundled), ("Recent", recent)):
-            if not files:
-                continue
-            section(heading)
-            for path in files:
-                item = QListWidgetItem(path.name)
-                item.setData(Qt.ItemDataRole.UserRole, str(path))
-                item.setToolTip(str(path))
-                self.suite_list.addItem(item)
-                if self.suite_path and path == self.suite_path:
-                    item.setSelected(True)
-                    self.suite_list.setCurrentItem(item)
+        run_in_background(lambda: find_suites(recent),
+                          lambda found: self.suite_list.fill(*found, self.suite_path), lambda exc: None, self)
 
     def _suite_item_chosen(self, item: QListWidgetItem) -> None:
         path = item.data(Qt.ItemDataRole.UserRole)
@@ -756,7 +546,7 @@ class SuitesPage(QWidget):
     def save(self) -> bool:
         if self.suite is None or self.suite_path is None:
             return False
-        if _is_bundled(self.suite_path):
+        if is_bundled(self.suite_path):
             # The included suites stay as shipped (`make run` uses them); edits go to a copy.
             return self.save_as(note="The included suites stay as they are: choose where to save your copy.")
         if self.suite_path.suffix.lower() != ".jsonl":  # a CSV import: saved as a new .jsonl beside it
@@ -775,7 +565,7 @@ class SuitesPage(QWidget):
         if self.suite is None:
             return False
         if path is None:
-            if self.suite_path and not _is_bundled(self.suite_path):
+            if self.suite_path and not is_bundled(self.suite_path):
                 folder = self.suite_path.parent
             else:
                 folder = paths.data_dir() / "suites"
@@ -821,20 +611,13 @@ class SuitesPage(QWidget):
     # Banner -----------------------------------------------------------------------------
 
     def show_banner(self, title: str, text: str, kind: str = "error") -> None:
-        colors = {"error": ("#fdecea", "#f1b0ab", "#7a1c16"), "info": ("#e8f0fd", "#a9c3f0", "#1d3f7a")}
-        background, border, foreground = colors[kind]
-        self.banner.setProperty("kind", kind)
-        self.banner.setStyleSheet(f"#suiteBanner {{ background: {background}; border: 1px solid {border}; "
-                                  f"border-radius: 6px; }} #suiteBanner QLabel {{ color: {foreground}; }}")
-        self.banner_title.setText(title)
-        self.banner_text.setText(text)
-        self.banner.show()
+        self.banner.show_message(title, text, kind)
 
     def hide_banner(self) -> None:
         self.banner.hide()
 
     def banner_message(self) -> str:
-        return f"{self.banner_title.text()}\n{self.banner_text.text()}" if self.banner.isVisible() else ""
+        return self.banner.message()
 
     # Running ----------------------------------------------------------------------------
 
@@ -868,21 +651,38 @@ class SuitesPage(QWidget):
         self._start(lambda cancel: run_events(self.ctx.database_path(), settings, self.ctx, self.ctx.catalog,
                                               self.ctx.pool, cancel, suite=suite, model_paths=models))
 
-    def resume(self, run_id: str | None = None) -> None:
+    def resume(self, run_id: str | None = None) -> bool:
+        """Finish an unfinished run (the chosen one by default) as `modelscout run --resume` does: the answers
+        already stored are kept and only the missing ones are made. False if it did not start."""
         if self.is_running():
-            return
+            return False
         run_id = run_id or self.interrupted_combo.currentData()
-        if not run_id:
-            return
+        if not run_id or not self._confirm_resume(run_id):
+            return False
         settings = self.ctx.settings
         self._start(lambda cancel: run_events(self.ctx.database_path(), settings, self.ctx, self.ctx.catalog,
                                               self.ctx.pool, cancel, run_id=run_id))
+        return True
+
+    def _confirm_resume(self, run_id: str) -> bool:
+        """A run still marked running may be running elsewhere (another window, `modelscout run`): ask first."""
+        try:
+            run = self.ctx.store.run(run_id)
+            answers = len(self.ctx.store.done_cells(run["id"]))
+        except UserError as exc:
+            show_exception(self, "Cannot resume the run", exc)
+            return False
+        if run["status"] != "running":
+            return True
+        answer = QMessageBox.question(
+            self, "Resume this run?", LEFT_RUNNING_QUESTION.format(run_id=run["id"], answers=answers),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Yes)
+        return answer == QMessageBox.StandardButton.Yes
 
     def cancel(self) -> None:
         if self.is_running() and not self._cancel.is_set():
             self._cancel.set()
-            self.cancel_button.setEnabled(False)
-            self.progress_label.setText("Stopping…")
+            self.run_panel.stopping()
 
     def _start(self, make: Any) -> None:
         self._cancel = threading.Event()
@@ -890,14 +690,7 @@ class SuitesPage(QWidget):
         self.run_id = None
         self.run_status = None
         self._run_failed = False
-        self.log.clear()
-        self._models_seen = set()
-        self.log.setColumnHidden(2, True)
-        self.live_answer.clear()
-        self.done_row.hide()
-        self.progress.setRange(0, 0)  # busy until the plan is known
-        self.progress_label.setText("Checking the models…")
-        self.current_label.setText("")
+        self.run_panel.begin()
         self.worker = GeneratorWorker(lambda: make(cancel), self)
         self.worker.yielded.connect(self._on_event)
         self.worker.failed.connect(self._on_failed)
@@ -908,72 +701,12 @@ class SuitesPage(QWidget):
     def _on_event(self, event: Any) -> None:
         if isinstance(event, ev.RunStarted):
             self.run_id = event.run_id
-            self._run_started_at = time.perf_counter()
-            self._done_before = event.done
-            self.progress.setRange(0, max(event.total, 1))
-            self.progress.setTextVisible(True)
-            self.progress.setValue(event.done)
-            self.progress_label.setText(f"{event.done} of {event.total} answers")
-            if event.done:
-                self._note("note", f"Resuming run {event.run_id}: {event.done} of {event.total} answers already stored")
-        elif isinstance(event, ev.ModelLoading):
-            self.current_label.setText(f"Loading {event.model_key}…")
-        elif isinstance(event, ev.ModelLoaded):
-            self.current_label.setText(f"Loaded {event.model_key} in {event.load_ms / 1000:.1f} s")
-        elif isinstance(event, ev.ModelFailed):
-            self._note("error", f"{event.model_key} could not be loaded: {event.error}")
-        elif isinstance(event, ev.CaseStarted):
-            self.current_label.setText(f"Now: {event.case_id}  ·  {event.model_key}")
-            self.current_label.setToolTip(f"Case {event.case_id} on {event.model_key}")
-            self.live_answer.clear()
-        elif isinstance(event, ev.TokenStreamed):
-            cursor = self.live_answer.textCursor()
-            cursor.movePosition(QTextCursor.MoveOperation.End)
-            cursor.insertText(event.text)
-            self.live_answer.setTextCursor(cursor)
-        elif isinstance(event, ev.CaseFinished):
-            self._case_done(event)
+            self.ctx.active_runs.add(event.run_id)
         elif isinstance(event, ev.RunFinished):
             self.run_status = event.status
-
-    def _case_done(self, event: ev.CaseFinished) -> None:
-        self.progress.setValue(event.done)
-        fresh = event.done - self._done_before
-        elapsed = time.perf_counter() - self._run_started_at
-        left = event.total - event.done
-        eta = f" · about {_clock(elapsed / fresh * left)} left" if fresh and left else ""
-        self.progress_label.setText(f"{event.done} of {event.total} answers · {_clock(elapsed)} so far{eta}")
-        row = event.row
-        result = outcome(row)
-        speed = row.get("generation_tokens_per_second")
-        item = QTreeWidgetItem([event.case_id, result, event.model_key,
-                                "reused" if event.reused else f"{speed:.0f} tok/s" if speed else ""])
-        item.setIcon(1, _dot(OUTCOME_COLORS[result]))
-        item.setData(0, Qt.ItemDataRole.UserRole, (event.model_key, event.case_id))
-        why = row.get("error") or row.get("grade_reason") or ""
-        answer = (row.get("text") or "").strip()
-        tooltip = (f"<p style='white-space:pre-wrap'><b>{html.escape(event.case_id)}</b> on "
-                   f"{html.escape(event.model_key)}: {html.escape(why)}"
-                   + (f"<br><br><i>Answer:</i> {html.escape(answer[:400])}" if answer else "") + "</p>")
-        for column in range(self.log.columnCount()):
-            item.setToolTip(column, tooltip)
-        self._add_log_item(item)
-        self._models_seen.add(event.model_key)
-        self.log.setColumnHidden(2, len(self._models_seen) < 2)  # one model: its name says nothing
-        self.case_finished.emit(event)
-
-    def _note(self, kind: str, text: str) -> None:
-        """A line across the whole log: a resumed run, a model that failed to load."""
-        item = QTreeWidgetItem([text])
-        item.setIcon(0, _dot(OUTCOME_COLORS[kind]))
-        item.setToolTip(0, html.escape(text))
-        item.setForeground(0, QColor(OUTCOME_COLORS[kind] if kind == "error" else "#5b6270"))
-        self._add_log_item(item)
-        item.setFirstColumnSpanned(True)
-
-    def _add_log_item(self, item: QTreeWidgetItem) -> None:
-        self.log.addTopLevelItem(item)
-        self.log.scrollToBottom()
+        self.run_panel.show_event(event)
+        if isinstance(event, ev.CaseFinished):
+            self.case_finished.emit(event)
 
     def _on_failed(self, exc: BaseException) -> None:
         self._run_failed = True
@@ -984,24 +717,8 @@ class SuitesPage(QWidget):
         self.worker = None
         run_id, status = self.run_id or "", self.run_status or ("failed" if self._run_failed else "interrupted")
         self.run_status = status
-        self.progress.setRange(0, max(self.progress.maximum(), 1))
-        self.live_answer.setPlainText(self.live_answer.toPlainText())  # drop the cursor at the end
-        if status == "complete":
-            elapsed = time.perf_counter() - self._run_started_at
-            stored = self.progress.maximum()
-            self.progress.setValue(stored)
-            self.progress_label.setText(f"Done: {stored} answers in {_clock(elapsed)}")
-            self.current_label.setText(f"Run {run_id} is complete")
-            self.done_row.show()
-        elif run_id:
-            self.progress_label.setText(f"Stopped at {self.progress.value()} of {self.progress.maximum()} answers")
-            self.current_label.setText(f"Run {run_id} was stopped; Resume finishes it")
-        else:
-            self.progress.setRange(0, 1)
-            self.progress.setValue(0)
-            self.progress.setTextVisible(False)
-            self.progress_label.setText("Not running")
-            self.current_label.setText("")
+        self.ctx.active_runs.discard(run_id)
+        self.run_panel.finish(run_id, status)
         if run_id:
             self.ctx.runs_changed.emit(run_id)
         self._refresh_interrupted(prefer=run_id if status != "complete" else None)
@@ -1020,36 +737,20 @@ class SuitesPage(QWidget):
             self.ctx.open_run.emit(self.run_id, model_key)
 
     def _refresh_interrupted(self, prefer: str | None = None) -> None:
-        wanted = prefer or self.interrupted_combo.currentData()
-        name = self.suite.name if self.suite else None
-        try:
-            runs = [r for r in self.ctx.store.runs(limit=500)
-                    if r["kind"] == "suite" and r["status"] == "interrupted" and r["suite_name"] == name]
-        except UserError:
-            runs = []
-        self.interrupted_combo.blockSignals(True)
-        self.interrupted_combo.clear()
-        for r in runs:
+        """Offer Resume for this suite's runs that stopped before the end, crashed ones included."""
+        runs = []
+        if self.suite is not None:
             try:
-                when = dt.datetime.fromisoformat(r["created_at"]).astimezone().strftime("%b %d, %H:%M")
-            except (TypeError, ValueError):
-                when = r["created_at"] or ""
-            label = f"{when} · {r['models']} model{'s' if r['models'] != 1 else ''} · {r['results']} answers"
-            self.interrupted_combo.addItem(label, r["id"])
-            self.interrupted_combo.setItemData(self.interrupted_combo.count() - 1, f"Run {r['id']}",
-                                               Qt.ItemDataRole.ToolTipRole)
-        if wanted and (index := self.interrupted_combo.findData(wanted)) >= 0:
-            self.interrupted_combo.setCurrentIndex(index)
-        self.interrupted_combo.blockSignals(False)
-        self.resume_box.setVisible(bool(runs))
+                runs = unfinished_runs(self.ctx.store, self.ctx.active_runs, suite_name=self.suite.name)
+            except UserError:
+                runs = []
+        self.run_panel.set_unfinished(runs, prefer)
         self._update_run_buttons()
 
     def _update_run_buttons(self) -> None:
         running = self.is_running()
-        self.run_button.setEnabled(not running and self.suite is not None and bool(self.picker.selected_paths()))
-        self.cancel_button.setEnabled(running and not self._cancel.is_set())
-        self.resume_button.setEnabled(not running and self.interrupted_combo.currentData() is not None)
-        self.interrupted_combo.setEnabled(not running)
+        self.run_panel.update_buttons(running, self._cancel.is_set(),
+                                      self.suite is not None and bool(self.picker.selected_paths()))
         self.escape_shortcut.setEnabled(running)
         if not running and self.run_id is None:
             self.progress_label.setText("Not running" if self.picker.selected_paths()
@@ -1059,6 +760,10 @@ class SuitesPage(QWidget):
 
     def on_shown(self) -> None:
         self._refresh_interrupted()
+
+    def maybe_close(self) -> bool:
+        """The window is closing: unsaved edits are saved, dropped or keep it open, as the person says."""
+        return self._settle_unsaved("Closing ModelScout")
 
     def save_state(self, state: QSettings) -> None:
         if self._picker_ready:

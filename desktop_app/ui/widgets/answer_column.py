@@ -10,6 +10,8 @@ from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QSizePolicy, QToolButton,
                                QVBoxLayout, QWidget)
 
+from desktop_app.ui.formatting import format_usd
+
 # state -> (what the user reads, colour of the status text)
 STATES: dict[str, tuple[str, str]] = {
     "waiting": ("waiting", "#5b6270"),
@@ -33,12 +35,6 @@ ANSWER_STYLE = "\n".join([
     f"#answerError {{ color: {ERROR_COLOUR}; }}",
     *(f'#answerStatus[state="{state}"] {{ color: {colour}; }}' for state, (_, colour) in STATES.items()),
 ])
-
-
-def format_usd(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return f"${value:.2g}" if value < 0.01 else f"${value:,.2f}"
 
 
 class AnswerColumn(QFrame):

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QFormLayout, QLabel, QLineEdit, QPlainTextEdit, Q
 
 from desktop_app.suites import Case, Check, SuiteError
 from desktop_app.suites.loader import CHECK_TYPES, _CaseReader, parse_number
+from desktop_app.ui.placeholders import braces, placeholders
 
 CHECKS_HELP = ("How the answer is graded, separated by ';': contains, exact, regex:PATTERN, numeric:TOLERANCE, "
                "contains:TEXT — or a JSON list like [{\"type\": \"regex\", \"pattern\": \"...\", \"flags\": \"i\"}]. "
@@ -281,6 +282,11 @@ class CaseEditor(QWidget):
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #b3261e;")
         self.error_label.hide()
+        self.placeholder_note = QLabel()
+        self.placeholder_note.setObjectName("hint")
+        self.placeholder_note.setTextFormat(Qt.TextFormat.PlainText)
+        self.placeholder_note.setWordWrap(True)
+        self.placeholder_note.hide()
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -295,6 +301,7 @@ class CaseEditor(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addLayout(form, 1)
+        layout.addWidget(self.placeholder_note)
         layout.addWidget(self.error_label)
 
         self._fields: dict[str, QWidget] = {"id": self.id_edit, "prompt": self.prompt_edit,
@@ -323,7 +330,15 @@ class CaseEditor(QWidget):
             self._filling = False
         for widget in self._fields.values():
             widget.setEnabled(draft is not None)
+        self._show_placeholders()
         self.show_verdict()
+
+    def _show_placeholders(self) -> None:
+        """An edited case is sent as written: say so when it holds `{name}` placeholders (Compare fills them)."""
+        names = placeholders(self.draft.prompt, self.draft.system) if self.draft else []
+        self.placeholder_note.setText(f"The model sees {braces(names)} as written: a suite fills placeholders "
+                                      f"only from a case's \"vars\" when its file is read." if names else "")
+        self.placeholder_note.setVisible(bool(names))
 
     def show_verdict(self) -> None:
         """Show the draft's mistake under the form and outline the field it is in."""
@@ -350,4 +365,5 @@ class CaseEditor(QWidget):
         draft.checks = self.checks_edit.text()
         draft.tags = self.tags_edit.text()
         draft.max_tokens = self.max_tokens_spin.value()
+        self._show_placeholders()
         self.changed.emit()

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QWidget
 
 from desktop_app.analysis.summary import ModelSummary
 from desktop_app.analysis.tradeoff import Axis
+from desktop_app.ui.formatting import MISSING, format_ms, format_rate, format_usd
 from desktop_app.units import format_bytes
 
 POINT_COLOUR = "#2f6fde"
@@ -25,28 +26,6 @@ FRONTIER_COLOUR = "#2e9d5b"
 HIGHLIGHT_COLOUR = "#f0a020"
 TEXT_COLOUR = "#2b303b"
 QUALITY_RANGE = (-0.04, 1.06)
-
-
-def format_usd(value: float | None, digits: int = 2) -> str:
-    """Dollars readable at any size: $1.25, $0.0042, $2.1e-6."""
-    if value is None:
-        return "n/a"
-    if value == 0:
-        return "$0"
-    if abs(value) >= 1:
-        return f"${value:,.2f}"
-    if abs(value) >= 0.001:
-        return f"${value:.{max(digits, 2)}g}"
-    mantissa, exponent = f"{value:.{max(digits, 1) - 1}e}".split("e")
-    if "." in mantissa:
-        mantissa = mantissa.rstrip("0").rstrip(".")
-    return f"${mantissa}e{int(exponent)}"
-
-
-def format_ms(value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:.3g} s"
 
 
 def _format_size_tick(value: float) -> str:
@@ -335,9 +314,9 @@ class TradeoffPlot(pg.PlotWidget):
             cost += f" — drawn at {format_usd(point.value)} to fit the log scale"
         rows.append(("cost / answer", cost))
         rows.append(("$ / M tokens", format_usd(m.cost_per_million_tokens_usd)))
-        rows.append(("speed", "n/a" if m.tokens_per_second is None else f"{m.tokens_per_second:.1f} tok/s"))
+        rows.append(("speed", format_rate(m.tokens_per_second)))
         rows.append(("time / answer", format_ms(m.wall_time_ms) + " (median)"))
-        size = "n/a" if m.file_size is None else format_bytes(m.file_size)
+        size = MISSING if m.file_size is None else format_bytes(m.file_size)
         rows.append(("file size", size + (f" · {m.quantization}" if m.quantization else "")))
         if point.clamped and self.axis and self.axis.key != "cost_per_answer_usd":
             rows.append(("note", f"0 drawn at {point.value:g} to fit the log scale"))

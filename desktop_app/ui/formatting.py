@@ -1,0 +1,52 @@
+"""Numbers, times and user text as the screens show them (one way everywhere)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import Qt as GuiQt
+
+MISSING = "–"  # a measurement that is not there (not answered, not measured)
+
+
+def format_usd(value: float | None, digits: int = 2) -> str:
+    """Dollars readable at any size: $1.25, $0.0042, $2.1e-6."""
+    if value is None:
+        return MISSING
+    if value == 0:
+        return "$0"
+    if abs(value) >= 1:
+        return f"${value:,.2f}"
+    if abs(value) >= 0.001:
+        return f"${value:.{max(digits, 2)}g}"
+    mantissa, exponent = f"{value:.{max(digits, 1) - 1}e}".split("e")
+    if "." in mantissa:
+        mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"${mantissa}e{int(exponent)}"
+
+
+def format_ms(value: float | None) -> str:
+    """A duration: 120 ms under a second, else seconds (1.5 s, 12.3 s)."""
+    if value is None:
+        return MISSING
+    return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:.3g} s"
+
+
+def format_rate(value: float | None) -> str:
+    return MISSING if value is None else f"{value:.1f} tok/s"
+
+
+def format_when(iso: str | None) -> str:
+    """A stored UTC timestamp in the user's local time."""
+    if not iso:
+        return ""
+    try:
+        return dt.datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return iso[:16].replace("T", " ")
+
+
+def plain_tooltip(text: str) -> str:
+    """Tooltips guess rich text from '<'; escape so answers and reasons show exactly as written."""
+    return GuiQt.convertFromPlainText(text, Qt.WhiteSpaceMode.WhiteSpaceNormal)

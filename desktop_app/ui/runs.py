@@ -1,0 +1,76 @@
+"""Suite runs for the screens: start or resume one off the UI thread, and find the ones left unfinished."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from desktop_app.models.catalog import ModelCatalog
+from desktop_app.providers.pool import ModelPool
+from desktop_app.settings import Settings
+from desktop_app.ui.context import AppContext
+
+if TYPE_CHECKING:  # the runner and the store pull in sqlite-utils: imported where they are used
+    from desktop_app.runner.events import RunEvent
+    from desktop_app.storage.store import Store
+    from desktop_app.suites import Suite
+
+
+def run_events(db_path: Path, settings: Settings, ctx: AppContext, catalog: ModelCatalog, pool: ModelPool,
+               cancel: threading.Event, *, suite: Suite | None = None, model_paths: list[str] | None = None,
+               run_id: str | None = None) -> Iterator[RunEvent]:
+    """A new run of `suite` on `model_paths`, or the rest of run `run_id` (as `modelscout run --resume` does:
+    answers already stored are kept, identical requests reused); runs on the worker thread."""
+    from desktop_app.providers.base import Sampling
+    from desktop_app.runner.runner import Runner
+    from desktop_app.storage.store import Store
+
+    store = Store(db_path)
+    try:
+        runner = Runner(store, settings, catalog, ctx.hardware, pool=pool)
+        if run_id is None:
+            assert suite is not None and model_paths
+            sampling = Sampling(temperature=settings.temperature, max_tokens=settings.max_tokens,
+                                seed=settings.seed)
+            run_id = runner.create_run(suite, [runner.spec_for(p) for p in model_paths], sampling)
+        yield from runner.execute(run_id, cancel, reuse=True)
+    finally:
+        store.close()
+
+
+@dataclass(frozen=True)
+class UnfinishedRun:
+    """A suite run that stopped before its last answer: cancelled, or left "running" by a process that died."""
+
+    id: str
+    suite_name: str
+    created_at: str
+    models: int
+    answers: int
+    left_running: bool  # its status still says running: the app or `modelscout run` ended without closing it
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> UnfinishedRun:
+        return cls(row["id"], row.get("suite_name") or "", row.get("created_at") or "", int(row.get("models") or 0),
+                   int(row.get("results") or 0), row["status"] == "running")
+
+
+def unfinished_runs(store: Store, active: Collection[str] = (), suite_name: str | None = None,
+                    limit: int = 500) -> list[UnfinishedRun]:
+    """Suite runs that Resume can finish, newest first; `active` are runs this app is running now."""
+    return [UnfinishedRun.from_row(row) for row in store.runs(limit=limit)
+            if row["kind"] == "suite" and row["status"] in ("interrupted", "running") and row["id"] not in active
+            and (suite_name is None or row["suite_name"] == suite_name)]
+
+
+def is_unfinished(run: dict[str, Any], active: Collection[str] = ()) -> bool:
+    return run.get("kind") == "suite" and run.get("status") in ("interrupted", "running") and run["id"] not in active
+
+
+LEFT_RUNNING_QUESTION = ("Run {run_id} was still marked as running: ModelScout or `modelscout run` stopped before "
+                         "it finished (a crash, or the window was killed). Resume finishes it, keeping the "
+                         "{answers} answers already stored.\n\nIf it is in fact still running in another "
+                         "ModelScout window or terminal, resuming it here would run it twice. Resume it here?")

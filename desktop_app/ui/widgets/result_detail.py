@@ -1,0 +1,262 @@
+"""One answer of a run in full: the case, the answer as plain text, its grade, the person's verdict, the numbers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtGui import QGuiApplication, QResizeEvent
+from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QStackedWidget,
+                               QToolButton, QVBoxLayout, QWidget)
+
+from desktop_app.ui.formatting import format_ms, format_rate, format_usd
+from desktop_app.ui.widgets.results_grid import (ERROR, MISSING, STATE_COLORS, STATE_LABELS, UNGRADED, mark_icon,
+                                                 result_state)
+from desktop_app.ui.widgets.text import plain_label, read_only_text
+from desktop_app.units import format_bytes
+
+
+def _section(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("sectionLabel")
+    return label
+
+
+class ResultDetail(QWidget):
+    """Everything about one answer: the case, the answer as plain text, its grade and numbers."""
+
+    label_requested = Signal(object, object)  # the result row, 1 / -1 / None
+
+    METRICS = ("Tokens", "First token", "Speed", "Prompt speed", "Wall time", "Peak memory", "Energy", "Cost",
+               "Finish", "Reused", "Error")
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("resultDetail")
+        self.row: dict[str, Any] | None = None
+        self.title = plain_label("detailTitle")
+        self.title.setStyleSheet("font-size: 15px; font-weight: 600;")
+        self.model_label = plain_label("detailModel")
+        self.verdict_icon = QLabel()
+        self.verdict = plain_label("verdict", wrap=False)
+
+        self.prompt_view = self._text_view("promptText")
+        self.system_label = plain_label("hint")
+        self.expected_label = plain_label("expectedText")
+        self.answer_view = self._text_view("answerText")
+        self.grade_label = plain_label("gradeReason")
+        self.parts_label = plain_label("gradeParts")
+
+        self.good_button = QPushButton("Good")
+        self.bad_button = QPushButton("Bad")
+        for button, value, tip in ((self.good_button, 1, "This answer is good, whatever the checks say"),
+                                   (self.bad_button, -1, "This answer is bad, whatever the checks say")):
+            button.setCheckable(True)
+            button.setToolTip(tip + " (click again to clear); kept with the answer")
+            button.clicked.connect(lambda checked, value=value: self._label_clicked(value if checked else None))
+        self.copy_button = QToolButton()
+        self.copy_button.setText("Copy")
+        self.copy_button.setAutoRaise(True)
+        self.copy_button.setToolTip("Copy the whole answer to the clipboard")
+        self.copy_button.clicked.connect(self.copy_answer)
+        # The verdict line: the grade's mark on the left, the person's own verdict on the right.
+        verdict_row = QHBoxLayout()
+        verdict_row.setSpacing(6)
+        verdict_row.addWidget(self.verdict_icon)
+        verdict_row.addWidget(self.verdict, 1)
+        self.your_verdict = QLabel("Your verdict:")
+        self.your_verdict.setObjectName("hint")
+        verdict_row.addWidget(self.your_verdict)
+        verdict_row.addWidget(self.good_button)
+        verdict_row.addWidget(self.bad_button)
+        answer_header = QHBoxLayout()
+
+        self.metric_values: dict[str, QLabel] = {}
+        self.metric_names: dict[str, QLabel] = {}
+        metrics = QGridLayout()
+        metrics.setHorizontalSpacing(10)
+        metrics.setVerticalSpacing(3)
+        for i, name in enumerate(self.METRICS):
+            name_label = QLabel(name)
+            name_label.setObjectName("hint")
+            value = plain_label(f"metric-{name.lower().replace(' ', '-')}", wrap=name == "Error")
+            if name == "Error":  # long: a row of its own
+                metrics.addWidget(name_label, i // 2, 0)
+                metrics.addWidget(value, i // 2, 1, 1, 3)
+            else:
+                metrics.addWidget(name_label, i // 2, (i % 2) * 2)
+                metrics.addWidget(value, i // 2, (i % 2) * 2 + 1)
+            self.metric_names[name], self.metric_values[name] = name_label, value
+        metrics.setColumnStretch(1, 1)
+        metrics.setColumnStretch(3, 1)
+
+        self.placeholder = QLabel("Select a cell to read the answer.\nCtrl-click a second one to compare them.")
+        self.placeholder.setObjectName("emptyState")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(12, 4, 8, 8)
+        layout.setSpacing(4)
+        layout.addWidget(self.title)
+        layout.addWidget(self.model_label)
+        layout.addLayout(verdict_row)
+        self.prompt_section = _section("Prompt")
+        layout.addWidget(self.prompt_section)
+        layout.addWidget(self.prompt_view)
+        layout.addWidget(self.system_label)
+        self.expected_section = _section("Expected")
+        layout.addWidget(self.expected_section)
+        layout.addWidget(self.expected_label)
+        self.answer_section = _section("Answer")
+        answer_header.addWidget(self.answer_section)
+        answer_header.addStretch(1)
+        answer_header.addWidget(self.copy_button)
+        layout.addLayout(answer_header)
+        layout.addWidget(self.answer_view)
+        self.grade_section = _section("Grade")
+        layout.addWidget(self.grade_section)
+        layout.addWidget(self.grade_label)
+        layout.addWidget(self.parts_label)
+        self.metrics_section = _section("Measurements")
+        layout.addWidget(self.metrics_section)
+        layout.addLayout(metrics)
+        layout.addStretch(1)
+        self.answer_widgets = [self.verdict_icon, self.verdict, self.answer_section, self.answer_view,
+                               self.grade_section, self.grade_label, self.parts_label, self.metrics_section,
+                               *self.metric_names.values(), *self.metric_values.values(), self.good_button,
+                               self.bad_button, self.copy_button, self.your_verdict]
+        self.body = QScrollArea()  # long prompts and reasons scroll instead of squeezing the answer
+        self.body.setObjectName("detailScroll")
+        self.body.setWidgetResizable(True)
+        self.body.setFrameShape(QFrame.Shape.NoFrame)
+        self.body.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.body.setWidget(body)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.placeholder)
+        self.stack.addWidget(self.body)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.stack)
+        self.setMinimumWidth(300)
+
+    _text_view = staticmethod(read_only_text)
+
+    def _fit_heights(self) -> None:
+        """Text boxes as tall as their text (within limits), so the grade and numbers stay in view."""
+        for view, least, most in ((self.prompt_view, 1, 6), (self.answer_view, 3, 16)):
+            margin = view.document().documentMargin()
+            width = max(80, view.viewport().width() - int(2 * margin))
+            text = view.toPlainText() or " "
+            needed = view.fontMetrics().boundingRect(QRect(0, 0, width, 1_000_000),
+                                                     Qt.TextFlag.TextWordWrap, text).height()
+            line = view.fontMetrics().lineSpacing()
+            height = max(least * line, min(most * line, needed))
+            view.setFixedHeight(height + int(2 * margin) + 2 * view.frameWidth() + 2)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.stack.currentWidget() is self.body:
+            self._fit_heights()
+
+    def clear(self) -> None:
+        self.row = None
+        self.stack.setCurrentWidget(self.placeholder)
+
+    def show_cell(self, case: dict[str, Any], model_key: str | None, row: dict[str, Any] | None) -> None:
+        self.row = row
+        self.stack.setCurrentWidget(self.body)
+        self.title.setText(case["id"])
+        self.model_label.setText(model_key or "")
+        self.model_label.setVisible(bool(model_key))
+        self.prompt_view.setPlainText(case.get("prompt") or "")
+        self._fit_heights()
+        self.system_label.setText(f"System: {case['system']}" if case.get("system") else "")
+        self.system_label.setVisible(bool(case.get("system")))
+        expected = case.get("expected")
+        checks = ", ".join(check.get("type", "?") for check in case.get("checks") or ())
+        expected_text = "none given" if expected is None else str(expected)
+        self.expected_label.setText(expected_text + (f"   (checks: {checks})" if checks else ""))
+        for widget in self.answer_widgets:
+            widget.setVisible(model_key is not None)
+        if model_key is None:
+            return
+        state = result_state(row)
+        self.verdict_icon.setPixmap(mark_icon(state).pixmap(QSize(16, 16)))
+        verdict = STATE_LABELS[state]
+        if row is not None and row.get("grade_score") is not None and state != ERROR:
+            verdict += f" · score {row['grade_score']:.2f}"
+        self.verdict.setText(verdict)
+        self.verdict.setStyleSheet(f"color: {STATE_COLORS[state]};")
+        self.answer_view.setPlainText("" if row is None else row.get("text") or "")
+        self.answer_view.setPlaceholderText({MISSING: "Not answered yet", ERROR: "No answer: see the error below"}
+                                            .get(state, "(the answer is empty)"))
+        self._fit_heights()
+        self._show_grade(row, state)
+        self._show_metrics(row)
+        self.show_label(row)
+
+    def _show_grade(self, row: dict[str, Any] | None, state: str) -> None:
+        if row is None:
+            reason = "This case has no answer from this model yet."
+        elif state == ERROR:
+            reason = f"No answer: {row['error']}"
+        elif state == UNGRADED:
+            reason = "Not graded: the case has no expected answer or checks."
+        else:
+            reason = row.get("grade_reason") or ""
+        self.grade_label.setText(reason)
+        parts = []
+        if row and row.get("grade_json"):
+            for part in json.loads(row["grade_json"]).get("parts") or ():
+                mark = "pass" if part.get("passed") else "fail"
+                parts.append(f"{mark} · {part.get('check', '')}: {part.get('reason', '')}")
+        self.parts_label.setText("\n".join(parts))
+        self.parts_label.setVisible(bool(parts))
+
+    def _show_metrics(self, row: dict[str, Any] | None) -> None:
+        row = row or {}
+        tokens = "–"
+        if row.get("completion_tokens") is not None:
+            tokens = f"{row.get('prompt_tokens') or 0} in · {row['completion_tokens']} out"
+            if row.get("cached_tokens"):
+                tokens += f" ({row['cached_tokens']} cached)"
+        energy = "–" if row.get("energy_joules") is None else f"{row['energy_joules']:.1f} J"
+        self.metric_values["Energy"].setToolTip(
+            f"How it was measured: {row['energy_source']}" if row.get("energy_source") else "")
+        values = {
+            "Tokens": tokens,
+            "First token": format_ms(row.get("time_to_first_token_ms")),
+            "Speed": format_rate(row.get("generation_tokens_per_second")),
+            "Prompt speed": format_rate(row.get("prompt_tokens_per_second")),
+            "Wall time": "–" if row.get("wall_time_ms") is None else f"{row['wall_time_ms'] / 1000:.2f} s",
+            "Peak memory": format_bytes(row["peak_memory_bytes"]) if row.get("peak_memory_bytes") else "–",
+            "Energy": energy,
+            "Cost": format_usd(row.get("cost_usd")),
+            "Finish": row.get("finish_reason") or "–",
+            "Reused": f"from answer #{row['reused_from']}" if row.get("reused_from") else "no",
+            "Error": row.get("error") or "",
+        }
+        for name, value in values.items():
+            self.metric_values[name].setText(value)
+        has_error = bool(row.get("error"))
+        self.metric_names["Error"].setVisible(has_error)
+        self.metric_values["Error"].setVisible(has_error)
+        self.metric_values["Error"].setStyleSheet(f"color: {STATE_COLORS[ERROR]};")
+
+    def show_label(self, row: dict[str, Any] | None) -> None:
+        label = (row or {}).get("human_label")
+        for button, value in ((self.good_button, 1), (self.bad_button, -1)):
+            button.setEnabled(row is not None)
+            button.setChecked(label == value)
+        self.copy_button.setEnabled(bool(row and row.get("text")))
+
+    def _label_clicked(self, value: int | None) -> None:
+        if self.row is not None:
+            self.label_requested.emit(self.row, value)
+        self.show_label(self.row)  # the page sets the row's label when the store took it
+
+    def copy_answer(self) -> None:
+        if self.row and self.row.get("text"):
+            QGuiApplication.clipboard().setText(self.row["text"])

@@ -1,0 +1,388 @@
+"""The Results grid's data and table: a run read off the UI thread, cases x models, filtered and sorted."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QPersistentModelIndex, QPointF, QSortFilterProxyModel,
+                            Qt)
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QWidget
+
+from desktop_app.analysis.summary import RunSummary, summarize
+from desktop_app.storage.store import Store
+from desktop_app.ui.formatting import format_ms, format_rate, format_usd, plain_tooltip
+
+# Cell states, from one stored result row (or none yet).
+PASSED, FAILED, ERROR, UNGRADED, MISSING = "passed", "failed", "error", "ungraded", "missing"
+STATE_LABELS = {PASSED: "Passed", FAILED: "Failed", ERROR: "Error", UNGRADED: "Not graded",
+                MISSING: "Not answered yet"}
+STATE_COLORS = {PASSED: "#1f8a4c", FAILED: "#cf3b3b", ERROR: "#d9822b", UNGRADED: "#8a93a3", MISSING: "#b4bac5"}
+STATE_TINTS = {PASSED: "#eef8f1", FAILED: "#fdeeee", ERROR: "#fdf3e6"}
+# Sort keys for a model's column: its score, and below every score the cells without one.
+STATE_SORT = {MISSING: -3.0, ERROR: -2.0, UNGRADED: -1.0}
+
+STATE_ROLE = Qt.ItemDataRole.UserRole + 1
+RESULT_ROLE = Qt.ItemDataRole.UserRole + 2
+SORT_ROLE = Qt.ItemDataRole.UserRole + 3
+
+
+def result_state(row: dict[str, Any] | None) -> str:
+    if row is None:
+        return MISSING
+    if row.get("error"):
+        return ERROR
+    if row.get("grade_passed") is None:
+        return UNGRADED
+    return PASSED if row["grade_passed"] else FAILED
+
+
+def first_line(text: str | None, limit: int = 200) -> str:
+    """The answer on one line: its first line, and the next ones (marked ↵) while that one is short."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    shown = lines[0] if lines else ""
+    for line in lines[1:]:
+        if len(shown) >= 40:  # a short first line ("{", "Answer:") says little on its own
+            break
+        shown += " \u21b5 " + line
+    return shown if len(shown) <= limit else shown[: limit - 1] + "\u2026"
+
+
+# Loading ------------------------------------------------------------------------------------
+
+@dataclass
+class RunData:
+    """Everything the screen shows of one run, read and indexed off the UI thread."""
+
+    run: dict[str, Any]
+    cases: list[dict[str, Any]]
+    model_keys: list[str]
+    results: dict[tuple[str, str], dict[str, Any]]  # (case id, model key) -> stored row
+    summary: RunSummary
+    # Derived here, on the loading thread, so that filtering and sorting thousands of rows stays quick.
+    rows: list[list[dict[str, Any] | None]] = field(init=False)  # [case][model]
+    states: list[list[str]] = field(init=False)  # [case][model]
+    sort_keys: list[list[Any]] = field(init=False)  # [column][case]: case id, then each model's score
+    haystacks: list[str] = field(init=False)  # [case]: the searchable text, casefolded
+    row_of: dict[str, int] = field(init=False)  # case id -> row
+
+    def __post_init__(self) -> None:
+        self.rows = [[self.results.get((case["id"], key)) for key in self.model_keys] for case in self.cases]
+        self.states = [[result_state(row) for row in rows] for rows in self.rows]
+        self.sort_keys = [[case["id"].casefold() for case in self.cases]]
+        for column in range(len(self.model_keys)):
+            self.sort_keys.append([STATE_SORT.get(states[column]) if states[column] in STATE_SORT
+                                   else float(rows[column].get("grade_score") or 0.0)
+                                   for rows, states in zip(self.rows, self.states, strict=True)])
+        self.haystacks = []
+        for case, rows in zip(self.cases, self.rows, strict=True):
+            parts = [case["id"], case.get("prompt") or "", case.get("system") or "", str(case.get("expected") or "")]
+            for row in rows:
+                if row:
+                    parts += [row.get("text") or "", row.get("error") or ""]
+            self.haystacks.append("\n".join(parts).casefold())
+        self.row_of = {case["id"]: i for i, case in enumerate(self.cases)}
+
+    @property
+    def run_id(self) -> str:
+        return self.run["id"]
+
+    @property
+    def tags(self) -> list[str]:
+        return sorted({tag for case in self.cases for tag in case.get("tags") or ()})
+
+    @property
+    def graded(self) -> bool:
+        return any(state in (PASSED, FAILED) for states in self.states for state in states)
+
+
+def load_run_data(database: Path, run_id: str) -> RunData:
+    store = Store(database)
+    try:
+        summary = summarize(store, run_id)
+        rows = store.results(summary.run["id"])
+    finally:
+        store.close()
+    cases = json.loads(summary.run["suite_json"])["cases"]
+    return RunData(summary.run, cases, [m.model for m in summary.models],
+                   {(row["case_id"], row["model_key"]): row for row in rows}, summary)
+
+
+# The grid -----------------------------------------------------------------------------------
+
+_ICONS: dict[str, QIcon] = {}
+
+
+def mark_icon(state: str) -> QIcon:
+    """A coloured disc with a drawn mark (no font glyphs, so it looks the same everywhere)."""
+    if state in _ICONS:
+        return _ICONS[state]
+    ratio = 2.0
+    pixmap = QPixmap(int(16 * ratio), int(16 * ratio))
+    pixmap.setDevicePixelRatio(ratio)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    color = QColor(STATE_COLORS[state])
+    if state == MISSING:
+        painter.setPen(QPen(color, 1.2, Qt.PenStyle.DashLine))
+        painter.drawEllipse(QPointF(8, 8), 6.2, 6.2)
+    else:
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(color)
+        painter.drawEllipse(QPointF(8, 8), 7, 7)
+        pen = QPen(QColor("white"), 1.9, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin)
+        painter.setPen(pen)
+        if state == PASSED:
+            painter.drawPolyline([QPointF(4.6, 8.3), QPointF(7.0, 10.6), QPointF(11.4, 5.6)])
+        elif state == FAILED:
+            painter.drawLine(QPointF(5.3, 5.3), QPointF(10.7, 10.7))
+            painter.drawLine(QPointF(10.7, 5.3), QPointF(5.3, 10.7))
+        elif state == ERROR:
+            painter.drawLine(QPointF(8, 4.4), QPointF(8, 8.9))
+            painter.drawPoint(QPointF(8, 11.5))
+        else:
+            painter.setBrush(QColor("white"))
+            painter.drawEllipse(QPointF(8, 8), 1.4, 1.4)
+    painter.end()
+    _ICONS[state] = QIcon(pixmap)
+    return _ICONS[state]
+
+
+class ResultsGridModel(QAbstractTableModel):
+    """Cases down, models across; column 0 is the case.
+
+    The grid keeps its rows in the chosen sort order itself: a Python lessThan called by the proxy for
+    every comparison takes a second on a few thousand cases, sorting a list of keys takes milliseconds.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.run_data: RunData | None = None
+        self.focus_model = ""
+        self.order: list[int] = []  # grid row -> the case's position in the suite
+        self.sort_column = -1
+        self.sort_order = Qt.SortOrder.AscendingOrder
+
+    # Data in ----------------------------------------------------------------------------
+
+    def set_run_data(self, data: RunData | None) -> None:
+        old = self.run_data
+        same_shape = (old is not None and data is not None and old.run_id == data.run_id
+                      and [c["id"] for c in old.cases] == [c["id"] for c in data.cases]
+                      and old.model_keys == data.model_keys)
+        if same_shape:  # new answers in a live run: keep the selection and the scroll position
+            self.run_data = data
+            self.sort_rows(self.sort_column, self.sort_order)
+            self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, self.columnCount() - 1))
+            return
+        self.beginResetModel()
+        self.run_data = data
+        self.focus_model = ""
+        self.order = list(range(len(data.cases))) if data else []
+        self.sort_column, self.sort_order = -1, Qt.SortOrder.AscendingOrder
+        self.endResetModel()
+
+    def sort_rows(self, column: int, order: Qt.SortOrder) -> None:
+        """Order rows by case id (column 0) or a model's score; -1 for the suite's order. Ties keep it."""
+        self.sort_column, self.sort_order = column, order
+        if self.run_data is None:
+            return
+        count = len(self.run_data.cases)
+        if 0 <= column < self.columnCount():
+            keys = self.run_data.sort_keys[column]
+            new_order = sorted(range(count), key=keys.__getitem__,
+                               reverse=order == Qt.SortOrder.DescendingOrder)  # stable either way
+        else:
+            new_order = list(range(count))
+        if new_order == self.order:
+            return
+        self.layoutAboutToBeChanged.emit()
+        new_row = {case: row for row, case in enumerate(new_order)}
+        for index in self.persistentIndexList():  # the proxy's and the selection's indexes follow their cases
+            self.changePersistentIndex(index, self.index(new_row[self.order[index.row()]], index.column()))
+        self.order = new_order
+        self.layoutChanged.emit()
+
+    def set_focus_model(self, key: str) -> None:
+        self.focus_model = key
+        if self.columnCount():
+            self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, self.columnCount() - 1)
+
+    def result_changed(self, row: dict[str, Any]) -> None:
+        index = self.index_of(row["case_id"], row["model_key"])
+        if index.isValid():
+            self.dataChanged.emit(index, index)
+
+    # Lookups (by grid row) --------------------------------------------------------------
+
+    def case_at(self, row: int) -> dict[str, Any]:
+        return self.run_data.cases[self.order[row]]
+
+    def model_at(self, column: int) -> str | None:
+        if self.run_data is None or column < 1:
+            return None
+        return self.run_data.model_keys[column - 1]
+
+    def column_of(self, model_key: str) -> int:
+        return 1 + self.run_data.model_keys.index(model_key) if self.run_data else -1
+
+    def result_at(self, row: int, column: int) -> dict[str, Any] | None:
+        return None if self.run_data is None or column < 1 else self.run_data.rows[self.order[row]][column - 1]
+
+    def index_of(self, case_id: str, model_key: str | None) -> QModelIndex:
+        if self.run_data is None or case_id not in self.run_data.row_of:
+            return QModelIndex()
+        column = 0 if not model_key or model_key not in self.run_data.model_keys else self.column_of(model_key)
+        return self.index(self.order.index(self.run_data.row_of[case_id]), column)
+
+    def row_failed(self, row: int) -> bool:
+        states = self.run_data.states[self.order[row]]
+        if self.focus_model:
+            return states[self.column_of(self.focus_model) - 1] in (FAILED, ERROR)
+        return FAILED in states or ERROR in states
+
+    def row_disagrees(self, row: int) -> bool:
+        """Some models passed this case and others failed it (an error counts as a failure)."""
+        states = self.run_data.states[self.order[row]]
+        return PASSED in states and (FAILED in states or ERROR in states)
+
+    def row_contains(self, row: int, needle: str) -> bool:
+        return needle.casefold() in self.run_data.haystacks[self.order[row]]
+
+    def row_tags(self, row: int) -> tuple[str, ...]:
+        return tuple(self.case_at(row).get("tags") or ())
+
+    # Qt model ---------------------------------------------------------------------------
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex | None = None) -> int:
+        if self.run_data is None or (parent is not None and parent.isValid()):
+            return 0
+        return len(self.run_data.cases)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex | None = None) -> int:
+        if self.run_data is None or (parent is not None and parent.isValid()):
+            return 0
+        return 1 + len(self.run_data.model_keys)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation != Qt.Orientation.Horizontal or self.run_data is None:
+            return None
+        key = self.model_at(section)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return "Case" if key is None else key
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if key is None:
+                return "Click to sort by case id (right-click for the suite's order)"
+            return plain_tooltip(f"{key}\nClick to sort by this model's score (right-click for the suite's order)")
+        if role == Qt.ItemDataRole.FontRole and key and key == self.focus_model:
+            font = QFont()
+            font.setBold(True)
+            font.setUnderline(True)
+            return font
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or self.run_data is None:
+            return None
+        position = self.order[index.row()]
+        if role == SORT_ROLE:
+            return self.run_data.sort_keys[index.column()][position]
+        if index.column() == 0:
+            return self._case_data(self.run_data.cases[position], role)
+        row = self.run_data.rows[position][index.column() - 1]
+        state = self.run_data.states[position][index.column() - 1]
+        if role == Qt.ItemDataRole.DisplayRole:
+            if state == MISSING:
+                return "not answered yet"
+            if state == ERROR:
+                return "Error: " + first_line(row["error"])
+            return first_line(row.get("text")) or "(empty answer)"
+        if role == Qt.ItemDataRole.DecorationRole:
+            return mark_icon(state)
+        if role == Qt.ItemDataRole.BackgroundRole:
+            tint = STATE_TINTS.get(state)
+            return QColor(tint) if tint else None
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if state == MISSING or (state != ERROR and not (row.get("text") or "").strip()):
+                return QColor("#8a93a3")
+            return None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return plain_tooltip(cell_summary(row, state))
+        if role == STATE_ROLE:
+            return state
+        if role == RESULT_ROLE:
+            return row
+        return None
+
+    @staticmethod
+    def _case_data(case: dict[str, Any], role: int) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole:
+            return case["id"]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            tags = ", ".join(case.get("tags") or ())
+            return plain_tooltip(case.get("prompt", "") + (f"\n\nTags: {tags}" if tags else ""))
+        return None
+
+
+def cell_summary(row: dict[str, Any] | None, state: str) -> str:
+    """A cell's tooltip: the verdict, its reason and the answer's numbers."""
+    if row is None:
+        return "Not answered yet"
+    lines = [STATE_LABELS[state] + (f" · score {row['grade_score']:.2f}" if row.get("grade_score") is not None
+                                    and state != ERROR else "")]
+    if state == ERROR:
+        lines.append(row["error"])
+    elif row.get("grade_reason"):
+        lines.append(row["grade_reason"])
+    numbers = [f"{row['completion_tokens']} tokens" if row.get("completion_tokens") is not None else None,
+               f"first token {format_ms(row['time_to_first_token_ms'])}"
+               if row.get("time_to_first_token_ms") is not None else None,
+               format_rate(row["generation_tokens_per_second"]) if row.get("generation_tokens_per_second") else None,
+               f"{row['wall_time_ms'] / 1000:.2f} s" if row.get("wall_time_ms") is not None else None,
+               format_usd(row["cost_usd"]) if row.get("cost_usd") is not None else None]
+    if any(numbers):
+        lines.append(" · ".join(n for n in numbers if n))
+    if row.get("human_label"):
+        lines.append("Your verdict: " + ("good" if row["human_label"] > 0 else "bad"))
+    return "\n".join(lines)
+
+
+class ResultsFilterProxy(QSortFilterProxyModel):
+    """Text search, failed only, disagreements only and a tag; sorting (by case id or a model's score) is
+    handed to the grid."""
+
+    def __init__(self, grid: ResultsGridModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.grid = grid
+        self.text = ""
+        self.failed_only = False
+        self.disagreements_only = False
+        self.tag = ""
+        self.setSourceModel(grid)
+
+    def set_filters(self, **changes: Any) -> None:
+        self.beginFilterChange()
+        for name, value in changes.items():
+            setattr(self, name, value)
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def refilter(self) -> None:
+        self.set_filters()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
+        grid = self.grid
+        if self.tag and self.tag not in grid.row_tags(source_row):
+            return False
+        if self.failed_only and not grid.row_failed(source_row):
+            return False
+        if self.disagreements_only and not grid.row_disagrees(source_row):
+            return False
+        return not self.text or grid.row_contains(source_row, self.text)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Header clicks land here; the grid orders its own rows and this proxy keeps that order."""
+        self.grid.sort_rows(column, order)
