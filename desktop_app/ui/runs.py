@@ -70,7 +70,10 @@ def is_unfinished(run: dict[str, Any], active: Collection[str] = ()) -> bool:
     return run.get("kind") == "suite" and run.get("status") in ("interrupted", "running") and run["id"] not in active
 
 
-LEFT_RUNNING_QUESTION = ("Run {run_id} was still marked as running: ModelScout or `modelscout run` stopped before "
-                         "it finished (a crash, or the window was killed). Resume finishes it, keeping the "
-                         "{answers} answers already stored.\n\nIf it is in fact still running in another "
-                         "ModelScout window or terminal, resuming it here would run it twice. Resume it here?")
+def left_running_question(run_id: str, answers: int) -> str:
+    """What to ask before resuming a run still marked running: its process may have died, or live elsewhere."""
+    kept = f"the {answers} answer{'s' if answers != 1 else ''} already stored"
+    return (f"Run {run_id} is still marked as running, but not in this window: ModelScout or `modelscout run` "
+            f"stopped before it finished (a crash, or the process was killed). Resume finishes it, keeping "
+            f"{kept}.\n\nIf it is in fact still running in another ModelScout window or a terminal, resuming "
+            f"it here would run it twice. Resume it here?")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import os
 import time
 from pathlib import Path
@@ -11,7 +13,9 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from desktop_app.ui.pages.compare import ComparePage, fill, placeholders
+from desktop_app.suites import load_suite
+from desktop_app.ui.pages.compare import ComparePage
+from desktop_app.ui.placeholders import fill, placeholders
 
 SHOTS = Path("/tmp/shots")
 RUN_TIMEOUT_MS = 180_000  # generous: the shared 2-core test machine can be slowed tenfold
@@ -185,6 +189,16 @@ def test_a_placeholder_without_a_value_is_an_inline_error(qtbot, page, ctx):
 
 def test_placeholders_are_found_once_in_order():
     assert placeholders("{b} and {a}", "{ b } {{c}} {1x}") == ["b", "a"]
+
+
+def test_placeholders_follow_the_suite_loaders_rule(tmp_path):
+    """Compare and the suite loader read `{name}` the same way: what one fills, the other fills too."""
+    suite = tmp_path / "vars.jsonl"
+    prompt = 'Say {greeting} to { name } in {{json}} like {"a": 1} or {1x}'
+    suite.write_text(json.dumps({"id": "v", "prompt": prompt, "vars": {"greeting": "hi", "name": "Ann"}}) + "\n",
+                     encoding="utf-8")
+    assert placeholders(prompt) == ["greeting", "name"]
+    assert fill(prompt, {"greeting": "hi", "name": "Ann"}) == load_suite(suite).cases[0].prompt
 
 
 def test_a_model_that_will_not_fit_is_explained_in_a_dialog(qtbot, page, ctx):

@@ -12,6 +12,7 @@ import pytest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop_app.settings import Settings
+from desktop_app.suites import load_suite
 from desktop_app.ui.context import AppContext
 from desktop_app.ui.main_window import MainWindow
 
@@ -123,6 +124,53 @@ def test_the_last_screen_is_remembered_by_a_new_window(qtbot, modelscout_home, d
         assert again.pages["Models"] is None  # only the screen shown is built
     finally:
         close(again)
+
+
+def test_closing_with_unsaved_suite_edits_asks_first_and_cancel_keeps_the_window(qtbot, window, small_suite,
+                                                                                  monkeypatch):
+    suites = window.show_page("Suites")
+    qtbot.waitUntil(lambda: suites.suite_path is not None, timeout=10_000)
+    suites.open_suite(small_suite)
+    qtbot.waitUntil(lambda: suites.suite_path == small_suite.resolve(), timeout=10_000)
+    suites.select_row(0)
+    suites.editor.prompt_edit.setPlainText("What is the capital of France? One word.")
+    assert suites.dirty
+    window.show_page("Models")  # switching screens keeps the edits, and asks nothing
+
+    asked = []
+
+    def answer(button):
+        def question(parent, title, text, buttons, default):
+            asked.append((text, buttons))
+            return button
+        return question
+
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Cancel))
+    window.close()
+    assert window.isVisible() and suites.dirty  # Cancel: nothing closed, nothing lost
+    text, buttons = asked[0]
+    assert text.startswith("Save changes to small.jsonl?")
+    assert buttons == (QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                       | QMessageBox.StandardButton.Cancel)
+    assert window.current_page_name() == "Suites"  # shown while asking
+
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Save))
+    window.close()
+    assert not window.isVisible() and len(asked) == 2
+    assert load_suite(small_suite).cases[0].prompt == "What is the capital of France? One word."
+
+
+def test_discarding_unsaved_edits_closes_and_leaves_the_file_alone(qtbot, window, small_suite, monkeypatch):
+    before = small_suite.read_text(encoding="utf-8")
+    suites = window.show_page("Suites")
+    qtbot.waitUntil(lambda: suites.suite_path is not None, timeout=10_000)
+    suites.open_suite(small_suite)
+    qtbot.waitUntil(lambda: suites.suite_path == small_suite.resolve(), timeout=10_000)
+    suites.delete_cases()
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.StandardButton.Discard)
+    window.close()
+    assert not window.isVisible()
+    assert small_suite.read_text(encoding="utf-8") == before
 
 
 def _error_dialogs(window: MainWindow) -> list[QMessageBox]:

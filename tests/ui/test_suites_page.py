@@ -187,6 +187,17 @@ def test_add_duplicate_delete_and_the_unsaved_question(qtbot, page, small_suite,
     assert load_suite(saved).cases[0].prompt == "What is the capital of France?"
 
 
+def test_a_prompt_with_placeholders_says_the_model_sees_them_as_written(qtbot, page, small_suite):
+    open_and_wait(qtbot, page, small_suite)
+    page.select_row(0)
+    note = page.editor.placeholder_note
+    assert not note.isVisible()
+    page.editor.prompt_edit.setPlainText('What is the capital of {country}? Answer as {"city": ...}.')
+    assert note.isVisible() and note.text().startswith("The model sees {country} as written")
+    page.select_row(1)  # each case shows its own
+    assert not note.isVisible()
+
+
 def test_saving_an_included_suite_asks_where_to_put_the_copy(qtbot, page, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 

@@ -16,7 +16,9 @@ from desktop_app.storage.store import StoreError
 from desktop_app.ui.context import AppContext
 from desktop_app.ui.errors import show_error, show_exception
 from desktop_app.ui.formatting import format_when, plain_tooltip
+from desktop_app.ui.runs import is_unfinished
 from desktop_app.ui.widgets.answer_diff import AnswerDiffDialog
+from desktop_app.ui.widgets.banner import Banner
 from desktop_app.ui.widgets.model_cards import SummaryStrip
 from desktop_app.ui.widgets.result_detail import ResultDetail
 from desktop_app.ui.widgets.results_grid import (ERROR, SORT_ROLE, STATE_LABELS, STATE_ROLE, ResultsFilterProxy,
@@ -138,6 +140,9 @@ class ResultsPage(QWidget):
         top.addWidget(self.run_info, 1)
         top.addWidget(self.export_button)
 
+        self.resume_banner = Banner("resumeBanner")
+        self.resume_banner.action_clicked.connect(self.resume_shown_run)
+
         self.strip = SummaryStrip()
         self.strip.focus_requested.connect(self._card_clicked)
 
@@ -225,6 +230,7 @@ class ResultsPage(QWidget):
         layout.setContentsMargins(0, 4, 0, 0)
         layout.setSpacing(8)
         layout.addLayout(top)
+        layout.addWidget(self.resume_banner)
         layout.addWidget(self.strip)
         layout.addLayout(filters)
         layout.addWidget(self.splitter, 1)
@@ -346,8 +352,10 @@ class ResultsPage(QWidget):
         if data is None:
             self.detail.clear()
             self.run_info.setText("")
+            self.resume_banner.hide()
             return
         run = data.run
+        self._offer_resume(data)
         info = f"finished {format_when(run['finished_at'])}" if run.get("finished_at") else run["status"]
         if run.get("llama_cpp_version"):
             info += f" · llama.cpp {run['llama_cpp_version']}"
@@ -377,6 +385,29 @@ class ResultsPage(QWidget):
                 if self.grid.result_at(source.row(), source.column()) != self.detail.row:
                     self._show_detail(current)  # only when it changed: a redraw would lose the reader's place
         self._update_count()
+
+    def _offer_resume(self, data: RunData) -> None:
+        """A suite run that stopped before its last answer (cancelled, or left running by a crash) can be
+        finished from here; the Suites screen runs it and shows its progress."""
+        if not is_unfinished(data.run, self.ctx.active_runs):
+            self.resume_banner.hide()
+            return
+        total = len(data.cases) * len(data.model_keys)
+        answered = len(data.results)
+        stored = f"{answered} of {total} answers are stored; Resume makes only the missing ones."
+        if data.run["status"] == "running":  # nothing here runs it: the process that did has ended, or is elsewhere
+            title = "This run never finished"
+            text = (f"It is still marked as running, but not in this window: ModelScout or `modelscout run` "
+                    f"stopped while running it. {stored}")
+        else:
+            title, text = "This run was stopped before the end", stored
+        self.resume_banner.show_message(title, text, kind="warning", action="Resume",
+                                        action_tip="Finish this run on the Suites screen, where its progress shows")
+
+    def resume_shown_run(self) -> None:
+        if self.run_data is not None:
+            self.resume_banner.hide()
+            self.ctx.resume_run.emit(self.run_data.run_id)
 
     def _fill_filter_choices(self, data: RunData) -> None:
         self.tag_combo.blockSignals(True)

@@ -18,7 +18,7 @@ from desktop_app.runner import events as ev
 from desktop_app.suites import Suite, SuiteError, load_suite, save_suite, suite_from_cases
 from desktop_app.ui.context import AppContext
 from desktop_app.ui.errors import show_error, show_exception
-from desktop_app.ui.runs import LEFT_RUNNING_QUESTION, run_events, unfinished_runs
+from desktop_app.ui.runs import left_running_question, run_events, unfinished_runs
 from desktop_app.ui.widgets.banner import Banner
 from desktop_app.ui.widgets.case_editor import CaseDraft, CaseEditor, CaseTableModel, mark_duplicate_ids
 from desktop_app.ui.widgets.suite_list import BUNDLED_SUITES, SuiteList, find_suites, is_bundled
@@ -72,6 +72,7 @@ class SuitesPage(QWidget):
         self.run_status: str | None = None
         self._cancel = threading.Event()
         self._load_token = 0
+        self._closed = False  # shut down: nothing more is loaded or shown
         self._opened_any = False
         self._picker_ready = False
         self._run_failed = False
@@ -307,6 +308,8 @@ class SuitesPage(QWidget):
         self._load(Path(recent[0]) if recent else DEMO_SUITE, fallback=DEMO_SUITE if recent else None)
 
     def _load(self, path: Path, fallback: Path | None = None) -> None:
+        if self._closed:
+            return
         self._load_token += 1
         token = self._load_token
 
@@ -654,9 +657,12 @@ class SuitesPage(QWidget):
     def resume(self, run_id: str | None = None) -> bool:
         """Finish an unfinished run (the chosen one by default) as `modelscout run --resume` does: the answers
         already stored are kept and only the missing ones are made. False if it did not start."""
-        if self.is_running():
-            return False
         run_id = run_id or self.interrupted_combo.currentData()
+        if self.is_running():
+            if run_id and run_id != self.run_id:
+                self.show_banner("A run is going", f"Run {self.run_id} is running now: Resume run {run_id} when it "
+                                 f"has finished, or cancel it first.", kind="info")
+            return False
         if not run_id or not self._confirm_resume(run_id):
             return False
         settings = self.ctx.settings
@@ -675,7 +681,7 @@ class SuitesPage(QWidget):
         if run["status"] != "running":
             return True
         answer = QMessageBox.question(
-            self, "Resume this run?", LEFT_RUNNING_QUESTION.format(run_id=run["id"], answers=answers),
+            self, "Resume this run?", left_running_question(run["id"], answers),
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Yes)
         return answer == QMessageBox.StandardButton.Yes
 
@@ -771,6 +777,8 @@ class SuitesPage(QWidget):
 
     def shutdown(self) -> None:
         """Stop a running job and wait for it, so no thread outlives the window."""
+        self._closed = True
+        self._load_token += 1  # a suite that finishes loading now is not shown: the app is closing
         worker = self.worker
         if worker is not None:
             self._cancel.set()
