@@ -1,4 +1,5 @@
-"""The headless front end: `modelscout models|run|results|runs`, over the same core as the app."""
+"""The headless front end: `modelscout models|run|results|runs|project|keys|prices`, over the same
+core as the app."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 from desktop_app import __version__, paths
 from desktop_app import settings as settings_module
 from desktop_app.errors import UserError
-from desktop_app.units import format_bytes
+from desktop_app.units import format_bytes, format_usd
 
 log = logging.getLogger("modelscout")
 
@@ -70,10 +71,21 @@ def _parser() -> argparse.ArgumentParser:
     quant.add_argument("--threads", type=_positive_int)
     quant.set_defaults(handler=cmd_models_quantize)
 
-    run = commands.add_parser("run", help="run a suite on local models and compare them")
+    available = model_commands.add_parser("available", help="the models an API offers (needs its key)")
+    available.add_argument("provider", choices=["openai", "anthropic", "openai-compatible"])
+    available.add_argument("--base-url", metavar="URL", help="the server, for openai-compatible")
+    available.set_defaults(handler=cmd_models_available)
+
+    run = commands.add_parser("run", help="run a suite on local and API models and compare them")
     run.add_argument("--suite", metavar="FILE", help="a suite file (.jsonl or .csv)")
-    run.add_argument("--model", action="append", default=[], metavar="PATH", help="a GGUF file (repeat)")
+    run.add_argument("--model", action="append", default=[], metavar="MODEL",
+                     help="a GGUF file, or openai:MODEL, anthropic:MODEL, openai-compatible:MODEL@URL "
+                          "(repeat)")
     run.add_argument("--resume", metavar="RUN_ID", help="finish an interrupted run")
+    run.add_argument("--max-cost", type=_dollars, metavar="USD",
+                     help="stop before paid API calls in this run would cost more than USD")
+    run.add_argument("--dry-run", action="store_true",
+                     help="check the models and show the most the API calls may cost; run nothing")
     run.add_argument("--context", type=_positive_int, help="context size (default: settings)")
     run.add_argument("--threads", type=_positive_int, help="CPU threads (default: llama.cpp's choice)")
     run.add_argument("--gpu-layers", type=int, help="layers to offload to a GPU (-1: all)")
@@ -93,7 +105,65 @@ def _parser() -> argparse.ArgumentParser:
     runs = commands.add_parser("runs", help="the stored runs, newest first")
     runs.add_argument("--json", action="store_true")
     runs.set_defaults(handler=cmd_runs)
+
+    project = commands.add_parser("project", help="monthly cost per model at your volume, and when "
+                                                  "buying hardware beats paying an API")
+    project.add_argument("run_id", metavar="RUN_ID")
+    project.add_argument("--requests-per-day", type=_positive_float, required=True, metavar="N")
+    project.add_argument("--input-tokens", type=_positive_int, default=500, metavar="N",
+                         help="average prompt tokens per request (default 500)")
+    project.add_argument("--output-tokens", type=_positive_int, default=250, metavar="N",
+                         help="average answer tokens per request (default 250)")
+    project.add_argument("--json", action="store_true")
+    project.set_defaults(handler=cmd_project)
+
+    key_parser = commands.add_parser("keys", help="API keys in the OS keychain")
+    key_commands = key_parser.add_subparsers(title="keys commands", metavar="COMMAND")
+    key_set = key_commands.add_parser("set", help="store a key (typed hidden, or piped on stdin)")
+    key_set.add_argument("name", metavar="PROVIDER", help="openai, anthropic, or a server's host[:port]")
+    key_set.set_defaults(handler=cmd_keys_set)
+    key_list = key_commands.add_parser("list", help="where each provider's key comes from (never the key)")
+    key_list.set_defaults(handler=cmd_keys_list)
+    key_delete = key_commands.add_parser("delete", help="remove a key from the keychain")
+    key_delete.add_argument("name", metavar="PROVIDER")
+    key_delete.set_defaults(handler=cmd_keys_delete)
+
+    price_parser = commands.add_parser("prices", help="your prices for API models genai-prices lacks")
+    price_commands = price_parser.add_subparsers(title="prices commands", metavar="COMMAND")
+    price_set = price_commands.add_parser("set", help="price an API model per million tokens or per hour")
+    price_set.add_argument("ref", metavar="MODEL", help="as in run --model, e.g. openai-compatible:m@URL")
+    price_set.add_argument("--input", type=_dollars, metavar="USD", help="dollars per million input tokens")
+    price_set.add_argument("--output", type=_dollars, metavar="USD", help="dollars per million output tokens")
+    price_set.add_argument("--cached", type=_dollars, metavar="USD", help="dollars per million cached tokens")
+    price_set.add_argument("--per-hour", type=_dollars, metavar="USD",
+                           help="dollars per hour of a server you rent, charged by the time each answer takes")
+    price_set.set_defaults(handler=cmd_prices_set)
+    price_list = price_commands.add_parser("list", help="your prices, and what each API model would cost")
+    price_list.set_defaults(handler=cmd_prices_list)
+    price_delete = price_commands.add_parser("delete", help="forget your price for a model")
+    price_delete.add_argument("ref", metavar="MODEL")
+    price_delete.set_defaults(handler=cmd_prices_delete)
     return parser
+
+
+def _dollars(text: str) -> float:
+    try:
+        value = float(text.lstrip("$"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of dollars, e.g. 0.50") from None
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -203,11 +273,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from desktop_app.runner.runner import Runner
     from desktop_app.suites import load_suite
 
+    from desktop_app.providers.api import parse_model_ref
+
     settings = settings_module.load()
     if args.resume:
         if args.suite or args.model:
             raise UserError("--resume continues a stored run as it was planned; "
                             "leave out --suite and --model")
+        if args.dry_run:
+            raise UserError("--dry-run checks a new run; leave out --resume")
     elif not args.suite or not args.model:
         raise UserError("give a suite and at least one model: "
                         "modelscout run --suite FILE --model PATH [--model PATH ...]")
@@ -218,9 +292,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         suite = load_suite(args.suite)  # bad input fails here, before anything is stored
         for path in args.model:
-            if not Path(path).exists():
+            if parse_model_ref(path) is None and not Path(path).exists():
                 raise UserError(f"model file {path} does not exist; `modelscout models list` shows "
-                                f"the models found on this machine")
+                                f"the models found on this machine (API models are written "
+                                f"openai:MODEL, anthropic:MODEL or openai-compatible:MODEL@URL)")
         try:
             sampling = Sampling(
                 temperature=settings.temperature if args.temperature is None else args.temperature,
@@ -232,10 +307,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         runner = Runner(store, settings)
         specs = [runner.spec_for(p, context=args.context, threads=args.threads, gpu_layers=args.gpu_layers)
                  for p in args.model]
-        run_id = runner.create_run(suite, specs, sampling)
+        estimates = runner.estimate_cost(suite, specs, sampling)
+        _print_estimates(estimates, args.max_cost)
+        if args.dry_run:
+            runner.plan_models(specs)  # every check a real run makes: files, fit, keys
+            print("dry run: every model is ready; nothing was run or stored", file=sys.stderr)
+            return 0
+        run_id = runner.create_run(suite, specs, sampling, max_cost_usd=args.max_cost)
     print(f"run {run_id}", file=sys.stderr)
     cancel = threading.Event()
-    status = _drive(runner, run_id, cancel, reuse=not args.no_reuse)
+    status = _drive(runner, run_id, cancel, reuse=not args.no_reuse, max_cost=args.max_cost)
     summary = _summary(store, run_id)
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2))
@@ -243,18 +324,38 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"run {run_id} ({status})")
         print(_comparison(summary))
     if status != "complete":
-        print(f"the run is not complete; finish it with: modelscout run --resume {run_id}", file=sys.stderr)
+        print(f"the run is not complete; finish it with: modelscout run --resume {run_id}"
+              + (" --max-cost USD" if args.max_cost is not None else ""), file=sys.stderr)
         return 1
     return 0
 
 
-def _drive(runner: Any, run_id: str, cancel: threading.Event, reuse: bool) -> str:
+def _print_estimates(estimates: list[Any], cap: float | None) -> None:
+    """Before paid API calls: the most they may cost, model by model, and the cap."""
+    if not estimates:
+        return
+    priced = [e for e in estimates if e.worst_usd is not None]
+    for e in estimates:
+        most = f"at most {_usd(e.worst_usd)}" if e.worst_usd is not None else "cost not bounded"
+        print(f"{e.model_key}: {e.requests} requests, {most} ({e.price})", file=sys.stderr)
+    if priced:
+        total = sum(e.worst_usd for e in priced)
+        line = (f"API estimate: at most {_usd(total)} (prompts counted at 3 characters a token, every "
+                f"answer at its token limit)")
+        if cap is not None:
+            line += (f"; the cap of {_usd(cap)} stops the run before it would go over"
+                     if total > cap else f"; within the cap of {_usd(cap)}")
+        print(line, file=sys.stderr)
+
+
+def _drive(runner: Any, run_id: str, cancel: threading.Event, reuse: bool,
+           max_cost: float | None = None) -> str:
     """Consume the runner's events, showing progress on stderr."""
     from desktop_app.runner import events as ev
 
     progress = _Progress(sys.stderr)
     status = "interrupted"
-    execution = runner.execute(run_id, cancel, reuse=reuse)
+    execution = runner.execute(run_id, cancel, reuse=reuse, max_cost_usd=max_cost)
     try:
         for event in execution:
             if isinstance(event, ev.RunStarted):
@@ -268,8 +369,14 @@ def _drive(runner: Any, run_id: str, cancel: threading.Event, reuse: bool) -> st
                 progress.note(f"{event.model_key}: {event.error}")
             elif isinstance(event, ev.CaseFinished):
                 progress.case(event)
+            elif isinstance(event, ev.BudgetReached):
+                progress.note(f"{event.model_key}: cost cap reached ({_usd(event.spent_usd)} of "
+                              f"{_usd(event.cap_usd)} spent; the next request could cost up to "
+                              f"{_usd(event.next_request_usd)}): no more requests sent")
             elif isinstance(event, ev.RunFinished):
                 status = event.status
+                if event.reason and event.reason != "cancelled":
+                    progress.note(f"run {event.status}: {event.reason}")
     except KeyboardInterrupt:
         cancel.set()
         execution.close()  # stops the worker, marks the run interrupted
@@ -360,6 +467,120 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models_available(args: argparse.Namespace) -> int:
+    from desktop_app.providers.api import ApiModelSpec
+    from desktop_app.providers.registry import api_provider
+
+    spec = ApiModelSpec(args.provider, "any", args.base_url)
+    for name in api_provider(spec).list_models():
+        print(f"{args.provider}:{name}" + (f"@{args.base_url}" if args.provider == "openai-compatible" else ""))
+    return 0
+
+
+def cmd_project(args: argparse.Namespace) -> int:
+    from desktop_app.analysis.projection import Volume, project
+
+    settings = settings_module.load()
+    volume = Volume(args.requests_per_day, args.input_tokens, args.output_tokens)
+    result = project(_store(settings), args.run_id, settings, volume)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    print(f"{volume.requests_per_day:,.0f} requests a day, {volume.input_tokens} tokens in and "
+          f"{volume.output_tokens} out each; hardware {_usd(result.hardware_usd)} over "
+          f"{result.hardware_lifetime_years:g} years")
+    print(_table(["model", "kind", "time/request", "$/request", "$/month", "note"],
+                 [[m.model, "local" if m.local else "API", _num(m.seconds_per_request, "{:.1f} s"),
+                   _usd(m.usd_per_request), _usd(m.monthly_usd), m.note] for m in result.models]))
+    for b in result.break_evens:
+        print(f"{b.local} vs {b.api}: {b.note}")
+    return 0
+
+
+def cmd_keys_set(args: argparse.Namespace) -> int:
+    import getpass
+
+    from desktop_app import keys
+
+    if sys.stdin.isatty():
+        key = getpass.getpass(f"API key for {args.name} (not shown): ")
+    else:
+        key = sys.stdin.readline().strip()
+    keys.store(args.name, key)
+    print(f"stored the key for {args.name} in the OS keychain")
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    from desktop_app import keys
+    from desktop_app.providers.api import parse_model_ref
+
+    settings = settings_module.load()
+    extra = [spec.key_name for ref in settings.api_models if (spec := parse_model_ref(ref))]
+    rows = [[k.name, k.source or "not set", keys.env_var(k.name)]
+            for k in keys.status(keys.known_names(extra))]
+    print(_table(["provider", "key from", "environment variable"], rows))
+    return 0
+
+
+def cmd_keys_delete(args: argparse.Namespace) -> int:
+    from desktop_app import keys
+
+    if keys.delete(args.name):
+        print(f"deleted the key for {args.name} from the OS keychain")
+        return 0
+    raise UserError(f"the OS keychain has no key for {args.name}; `modelscout keys list` shows where "
+                    f"each key comes from")
+
+
+def cmd_prices_set(args: argparse.Namespace) -> int:
+    from desktop_app.costing.prices import PriceOverride
+    from desktop_app.providers.api import parse_model_ref
+
+    spec = parse_model_ref(args.ref)
+    if spec is None:
+        raise UserError(f"{args.ref!r} is not an API model; write it as in run --model, e.g. "
+                        f"openai-compatible:MODEL@http://host:port/v1")
+    override = PriceOverride(input_usd_per_mtok=args.input, output_usd_per_mtok=args.output,
+                             cached_input_usd_per_mtok=args.cached, usd_per_hour=args.per_hour)
+    settings = settings_module.load()
+    settings.price_overrides[spec.ref] = override.to_dict()
+    settings_module.save(settings)
+    print(f"{spec.ref}: {override.describe()}")
+    return 0
+
+
+def cmd_prices_list(args: argparse.Namespace) -> int:
+    from desktop_app.costing.prices import ApiPricing
+    from desktop_app.providers.api import parse_model_ref
+
+    settings = settings_module.load()
+    refs = list(dict.fromkeys([*settings.price_overrides, *settings.api_models]))
+    if not refs:
+        print("No API models or prices yet: modelscout prices set MODEL --input USD --output USD",
+              file=sys.stderr)
+        return 0
+    rows = []
+    for ref in refs:
+        spec = parse_model_ref(ref)
+        rows.append([ref, ApiPricing(spec, settings.price_override(ref)).describe()])
+    print(_table(["model", "price"], rows))
+    return 0
+
+
+def cmd_prices_delete(args: argparse.Namespace) -> int:
+    from desktop_app.providers.api import parse_model_ref
+
+    spec = parse_model_ref(args.ref)
+    settings = settings_module.load()
+    ref = spec.ref if spec else args.ref
+    if settings.price_overrides.pop(ref, None) is None:
+        raise UserError(f"no price of yours for {ref}; `modelscout prices list` shows them")
+    settings_module.save(settings)
+    print(f"forgot your price for {ref}")
+    return 0
+
+
 def _store(settings: Any = None) -> Any:
     from desktop_app.storage.store import Store
 
@@ -409,9 +630,7 @@ def _num(value: float | None, fmt: str) -> str:
 
 
 def _usd(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"${value:.2g}" if value < 0.01 else f"${value:,.2f}"
+    return format_usd(value)
 
 
 def _verdict(fit: dict[str, Any]) -> str:

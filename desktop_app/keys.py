@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -63,13 +64,17 @@ def is_private_url(url: str) -> bool:
     return address.is_loopback or address.is_private or address.is_link_local
 
 
-def env_var(name: str) -> str | None:
-    return ENV_VARS.get(name) or ENV_VARS.get(name.split(":")[0])
+def env_var(name: str) -> str:
+    """The environment variable holding the key for `name`: the one people already use for a known
+    provider, else MODELSCOUT_<NAME>_API_KEY (for a server's host: MODELSCOUT_127_0_0_1_8080_API_KEY)."""
+    known = ENV_VARS.get(name) or ENV_VARS.get(name.split(":")[0])
+    if known:
+        return known
+    return "MODELSCOUT_" + re.sub(r"[^A-Z0-9]+", "_", name.upper()).strip("_") + "_API_KEY"
 
 
 def env_hint(name: str) -> str:
-    var = env_var(name)
-    return f", or the {var} environment variable" if var else ""
+    return f", or the {env_var(name)} environment variable"
 
 
 def find(name: str, explicit: str | None = None, required: bool = True) -> KeyLookup:
@@ -80,7 +85,7 @@ def find(name: str, explicit: str | None = None, required: bool = True) -> KeyLo
     if stored:
         return KeyLookup(name, stored, "the OS keychain")
     var = env_var(name)
-    if var and os.environ.get(var):
+    if os.environ.get(var):
         return KeyLookup(name, os.environ[var], f"${var}")
     if required:
         raise KeyStoreError(f"no API key for {name}: set one with `modelscout keys set {name}` or in "

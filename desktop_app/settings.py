@@ -32,6 +32,17 @@ class Settings:
     model_folders: list[str] = field(default_factory=list)
     model_files: list[str] = field(default_factory=list)  # single files the user added (drag and drop)
     data_folder: str | None = None  # where the run database lives; None: the platform's data folder
+    # Local hardware amortization (optional): its price spread over the hours it spends on model work.
+    hardware_usd: float = 0.0
+    hardware_lifetime_years: float = 3.0
+    hardware_busy_share: float = 0.25  # the share of its lifetime the machine spends answering prompts
+    # API models the user added (openai:MODEL, anthropic:MODEL, openai-compatible:MODEL@URL).
+    api_models: list[str] = field(default_factory=list)
+    # Prices for API models genai-prices does not know, by model reference (see costing/prices.py).
+    price_overrides: dict[str, dict[str, float]] = field(default_factory=dict)
+    api_timeout_s: float = 60.0
+    api_max_retries: int = 4
+    api_max_concurrency: int = 4
 
     def validate(self, where: str = "settings") -> None:
         def bad(name: str, why: str) -> SettingsError:
@@ -51,9 +62,41 @@ class Settings:
             raise bad("max_tokens", "must be at least 1")
         if not 0 <= self.temperature <= 5:
             raise bad("temperature", "must be between 0 and 5")
+        if self.hardware_usd < 0:
+            raise bad("hardware_usd", "must be 0 or more (what the machine cost, in dollars)")
+        if self.hardware_lifetime_years <= 0:
+            raise bad("hardware_lifetime_years", "must be more than 0 (e.g. 3)")
+        if not 0 < self.hardware_busy_share <= 1:
+            raise bad("hardware_busy_share", "must be more than 0 and at most 1 (e.g. 0.25 for 6 hours a day)")
+        if self.api_timeout_s <= 0:
+            raise bad("api_timeout_s", "must be more than 0 seconds")
+        if self.api_max_retries < 0:
+            raise bad("api_max_retries", "must be 0 or more")
+        if self.api_max_concurrency < 1:
+            raise bad("api_max_concurrency", "must be 1 or more")
+        from desktop_app.costing.prices import PriceError, PriceOverride
+        from desktop_app.providers.api import parse_model_ref
+
+        for ref in self.api_models:
+            try:
+                if parse_model_ref(ref) is None:
+                    raise UserError("not provider:model")
+            except UserError as exc:
+                raise bad("api_models", f"has {ref!r}, which is not an API model ({exc})") from None
+        for ref, price in self.price_overrides.items():
+            try:
+                PriceOverride.from_dict(price, where=ref)
+            except PriceError as exc:
+                raise bad("price_overrides", f"for {ref}: {exc}") from None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def price_override(self, ref: str):  # -> PriceOverride | None
+        from desktop_app.costing.prices import PriceOverride
+
+        data = self.price_overrides.get(ref)
+        return PriceOverride.from_dict(data, where=ref) if data else None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "settings") -> Settings:
@@ -84,6 +127,14 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "model_folders": (list,),
     "model_files": (list,),
     "data_folder": (str, type(None)),
+    "hardware_usd": (float,),
+    "hardware_lifetime_years": (float,),
+    "hardware_busy_share": (float,),
+    "api_models": (list,),
+    "price_overrides": (dict,),
+    "api_timeout_s": (float,),
+    "api_max_retries": (int,),
+    "api_max_concurrency": (int,),
 }
 
 

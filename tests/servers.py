@@ -44,7 +44,9 @@ class LlamaServer:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", alias,
              "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", "2048",
-             "--n_threads", str(threads), "--verbose", "False", "--api_key", api_key],
+             "--n_threads", str(threads), "--verbose", "False", "--api_key", api_key,
+             # Queue concurrent requests rather than cut the running one off (its default).
+             "--interrupt_requests", "False"],
             stdout=self.log, stderr=subprocess.STDOUT)
         self._wait_ready()
 

@@ -13,7 +13,7 @@ def model(name: str, passed: int | None, graded: int = 20, cost: float | None = 
     quality = None if passed is None else passed / graded
     low, high = wilson_interval(passed, graded) if passed is not None else (None, None)
     return ModelSummary(
-        model=name, path=f"/models/{name}.gguf", quantization="Q4_K_M", file_size=size, cases=graded,
+        model=name, provider="llama.cpp", path=f"/models/{name}.gguf", quantization="Q4_K_M", file_size=size, cases=graded,
         answered=graded, graded=graded if passed is not None else 0, passed=passed or 0, quality=quality,
         quality_low=low, quality_high=high, errors=0, tokens_per_second=speed, time_to_first_token_ms=200.0,
         wall_time_ms=wall_ms, completion_tokens=1000, prompt_tokens=2000, peak_memory_bytes=None,

@@ -14,6 +14,7 @@ from desktop_app.storage.store import Store
 @dataclass(frozen=True)
 class ModelSummary:
     model: str
+    provider: str  # llama.cpp, or the API (openai, anthropic, openai-compatible)
     path: str | None
     quantization: str | None
     file_size: int | None
@@ -31,9 +32,15 @@ class ModelSummary:
     completion_tokens: int
     prompt_tokens: int
     peak_memory_bytes: int | None
-    cost_usd: float
+    cost_usd: float | None  # None: an API answer has no known price
     cost_per_answer_usd: float | None
     cost_per_million_tokens_usd: float | None
+    prompt_tokens_per_second: float | None = None  # median
+    watts: float | None = None  # a local model's measured (or configured) draw while answering
+
+    @property
+    def is_local(self) -> bool:
+        return self.provider == "llama.cpp"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,12 +77,12 @@ def summarize(store: Store, run_id: str) -> RunSummary:
     models = []
     for model in store.run_models(run["id"]):
         metadata = json.loads(model["metadata_json"] or "{}")
-        models.append(_summarize_model(model["model_key"], model["path"], metadata, cases,
-                                       rows_by_model.get(model["model_key"], [])))
+        models.append(_summarize_model(model["model_key"], model["provider"], model["path"], metadata,
+                                       cases, rows_by_model.get(model["model_key"], [])))
     return RunSummary(run, models)
 
 
-def _summarize_model(key: str, path: str | None, metadata: dict[str, Any], cases: int,
+def _summarize_model(key: str, provider: str, path: str | None, metadata: dict[str, Any], cases: int,
                      rows: list[dict[str, Any]]) -> ModelSummary:
     errors = [r for r in rows if r["error"]]
     graded = [r for r in rows if r["grade_score"] is not None or r["error"]]
@@ -88,12 +95,16 @@ def _summarize_model(key: str, path: str | None, metadata: dict[str, Any], cases
     generated = sum(r["completion_tokens"] - 1 for r in timed)
     prompt_tokens = sum(r["prompt_tokens"] or 0 for r in ok)
     completion_tokens = sum(r["completion_tokens"] or 0 for r in ok)
-    cost = sum(r["cost_usd"] or 0.0 for r in rows)
+    unpriced = any(r["cost_usd"] is None for r in ok)
+    cost = None if unpriced else sum(r["cost_usd"] or 0.0 for r in rows)
+    prompt_speeds = [r["prompt_tokens_per_second"] for r in ok if r["prompt_tokens_per_second"]]
+    metered = [r for r in ok if r["energy_joules"] and r["wall_time_ms"]]
+    seconds = sum(r["wall_time_ms"] for r in metered) / 1000
     ttfts = [r["time_to_first_token_ms"] for r in ok if r["time_to_first_token_ms"] is not None]
     walls = [r["wall_time_ms"] for r in ok if r["wall_time_ms"] is not None]
     peaks = [r["peak_memory_bytes"] for r in ok if r["peak_memory_bytes"]]
     return ModelSummary(
-        model=key, path=path, quantization=metadata.get("quantization"),
+        model=key, provider=provider, path=path, quantization=metadata.get("quantization"),
         file_size=metadata.get("file_size"), cases=cases, answered=len(rows), graded=len(graded),
         passed=passed, quality=statistics.fmean(scores) if scores else None,
         quality_low=low, quality_high=high, errors=len(errors),
@@ -102,6 +113,8 @@ def _summarize_model(key: str, path: str | None, metadata: dict[str, Any], cases
         wall_time_ms=statistics.median(walls) if walls else None,
         completion_tokens=completion_tokens, prompt_tokens=prompt_tokens,
         peak_memory_bytes=max(peaks) if peaks else None, cost_usd=cost,
-        cost_per_answer_usd=cost / len(ok) if ok else None,
+        cost_per_answer_usd=cost / len(ok) if ok and cost is not None else None,
         cost_per_million_tokens_usd=(cost / (prompt_tokens + completion_tokens) * 1e6
-                                     if prompt_tokens + completion_tokens else None))
+                                     if cost is not None and prompt_tokens + completion_tokens else None),
+        prompt_tokens_per_second=statistics.median(prompt_speeds) if prompt_speeds else None,
+        watts=sum(r["energy_joules"] for r in metered) / seconds if seconds > 0 else None)

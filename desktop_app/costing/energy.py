@@ -77,3 +77,13 @@ def electricity_cost_usd(joules: float, usd_per_kwh: float) -> float:
 
 def cost_per_million_tokens(cost_usd: float, tokens: int) -> float | None:
     return cost_usd / tokens * 1e6 if tokens else None
+
+
+SECONDS_PER_YEAR = 365.25 * 86400
+
+
+def hardware_usd_per_second(price_usd: float, lifetime_years: float, busy_share: float) -> float:
+    """The machine's price spread over the seconds it will spend answering in its lifetime."""
+    if price_usd <= 0:
+        return 0.0
+    return price_usd / (lifetime_years * SECONDS_PER_YEAR * busy_share)

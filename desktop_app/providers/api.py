@@ -218,6 +218,8 @@ class ApiProvider:
         self._client: Any = None
         self.backoff = backoff or Backoff()
         self.load_info: dict[str, Any] = {"load_ms": 0.0}
+        # A refused key or an unknown model fails every later request too: they are not sent.
+        self._fatal: str | None = None
 
     # Contract -----------------------------------------------------------------------------
 
@@ -256,6 +258,9 @@ class ApiProvider:
     def stream(self, request: Request, cancel: threading.Event | None = None) -> Iterator[Token | Result]:
         cancel = cancel or threading.Event()
         started = time.perf_counter()
+        if self._fatal:
+            yield Result(finish_reason="error", error=self._fatal, wall_time_ms=0.0)
+            return
         try:
             self.load()
         except UserError as exc:
@@ -318,8 +323,10 @@ class ApiProvider:
                 yield result
                 return
             if not fault.retryable or attempt >= self.spec.max_retries:
-                yield Result(finish_reason="error", wall_time_ms=_ms_since(started),
-                             error=self._message(fault, attempt + 1))
+                message = self._message(fault, attempt + 1)
+                if fault.kind == "status" and fault.status in (401, 403, 404):
+                    self._fatal = message
+                yield Result(finish_reason="error", wall_time_ms=_ms_since(started), error=message)
                 return
             delay = self.backoff.delay(attempt, fault.retry_after_s)
             if delay > LONGEST_RETRY_WAIT_S:

@@ -55,10 +55,22 @@ class CaseFinished:
 
 
 @dataclass(frozen=True)
+class BudgetReached:
+    """The run's cost cap stops a paid model before a request that could go over it."""
+
+    model_key: str
+    case_id: str
+    spent_usd: float
+    cap_usd: float
+    next_request_usd: float  # the worst case of the request not sent
+
+
+@dataclass(frozen=True)
 class RunFinished:
     run_id: str
     status: str  # complete or interrupted
+    reason: str | None = None  # why an interrupted run stopped, in words
 
 
 RunEvent = (RunStarted | ModelLoading | ModelLoaded | ModelFailed | CaseStarted | TokenStreamed
-            | CaseFinished | RunFinished)
+            | CaseFinished | BudgetReached | RunFinished)

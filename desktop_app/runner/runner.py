@@ -1,4 +1,8 @@
-"""Plans suite cases x models, runs them one model at a time, stores each answer as it finishes."""
+"""Plans suite cases x models, runs them, prices and stores each answer as it finishes.
+
+Local models run one after another (or side by side, sharing the CPU); API models wait on the
+network, so they run alongside the local ones, several requests at a time within their bound.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from desktop_app import __version__
-from desktop_app.costing.energy import EnergyMeter, electricity_cost_usd
+from desktop_app import keys
+from desktop_app.costing.budget import Budget
+from desktop_app.costing.energy import EnergyMeter, electricity_cost_usd, hardware_usd_per_second
+from desktop_app.costing.prices import ApiPricing
 from desktop_app.errors import UserError
 from desktop_app.models.catalog import ModelCatalog
 from desktop_app.models.fit import estimate_fit
 from desktop_app.models.hardware import Hardware, probe
+from desktop_app.providers.api import ApiModelSpec, ApiProvider, display_url, parse_model_ref
 from desktop_app.providers.base import (
+    Provider,
     ProviderError,
     Request,
     Result,
@@ -32,7 +41,9 @@ from desktop_app.providers.local import (
     llama_cpp_version,
 )
 from desktop_app.providers.pool import ModelPool
+from desktop_app.providers.registry import api_provider
 from desktop_app.runner.events import (
+    BudgetReached,
     CaseFinished,
     CaseStarted,
     ModelFailed,
@@ -47,14 +58,32 @@ from desktop_app.scoring.checks import grade
 from desktop_app.settings import Settings
 from desktop_app.storage.store import Store, dumps
 from desktop_app.suites import Case, Suite
+from desktop_app.units import format_usd
+
+
+ModelSpec = LocalModelSpec | ApiModelSpec
 
 
 @dataclass(frozen=True)
 class PlannedModel:
     key: str
-    spec: LocalModelSpec
+    spec: ModelSpec
     sha256: str
     metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """What the paid API calls of a run may cost at most: every prompt counted high, every output full."""
+
+    model_key: str
+    requests: int
+    worst_usd: float | None  # None: no price known, or priced by the hour
+    price: str
+
+
+def _is_api(model: dict[str, Any]) -> bool:
+    return model["provider"] != "llama.cpp"
 
 
 class Runner:
@@ -69,8 +98,14 @@ class Runner:
     # Planning ----------------------------------------------------------------------------
 
     def spec_for(self, path: str | Path, *, context: int | None = None, threads: int | None = None,
-                 gpu_layers: int | None = None) -> LocalModelSpec:
-        """A model configuration from the user's settings, unless overridden."""
+                 gpu_layers: int | None = None) -> ModelSpec:
+        """A model configuration from the user's settings, unless overridden: a GGUF path, or an
+        API model as provider:model[@base_url]."""
+        api = parse_model_ref(str(path))
+        if api is not None:
+            return dataclasses.replace(api, timeout_s=self.settings.api_timeout_s,
+                                       max_retries=self.settings.api_max_retries,
+                                       max_concurrency=self.settings.api_max_concurrency)
         gpu = self.settings.gpu_layers if gpu_layers is None else gpu_layers
         if not self.hardware.gpus:
             gpu = 0
@@ -79,11 +114,25 @@ class Runner:
                               n_threads=threads or self.settings.threads,
                               n_gpu_layers=gpu)
 
-    def plan_models(self, specs: Sequence[LocalModelSpec]) -> list[PlannedModel]:
-        """Check every model before anything is stored: readable, fits this machine, hashed."""
+    def plan_models(self, specs: Sequence[ModelSpec]) -> list[PlannedModel]:
+        """Check every model before anything is stored: readable, fits this machine, hashed; an API
+        model has its key."""
         planned: list[PlannedModel] = []
-        keys: set[str] = set()
+        taken: set[str] = set()
         for spec in specs:
+            if isinstance(spec, ApiModelSpec):
+                keys.find(spec.key_name, required=spec.needs_key)  # no key: say so before anything runs
+                key = spec.ref if spec.provider != "openai-compatible" else \
+                    f"{spec.model}@{keys.name_for_url(spec.endpoint)}"
+                n, base = 2, key
+                while key in taken:
+                    key, n = f"{base} #{n}", n + 1
+                taken.add(key)
+                pricing = self.pricing(spec)
+                planned.append(PlannedModel(key, spec, "", {
+                    "provider": spec.provider, "model": spec.model, "base_url": display_url(spec.endpoint),
+                    "price": pricing.describe()}))
+                continue
             info = self.catalog.info(spec.path)
             fit = estimate_fit(info, self.hardware, context=spec.n_ctx, gpu_layers=spec.n_gpu_layers)
             if not fit.fits:
@@ -97,19 +146,37 @@ class Runner:
             if info.quantization.upper() not in key.upper():
                 key = f"{key} {info.quantization}"
             n = 2
-            while key in keys:
+            while key in taken:
                 key, n = f"{Path(spec.path).stem} #{n}", n + 1
-            keys.add(key)
+            taken.add(key)
             planned.append(PlannedModel(key, spec, self.catalog.sha256(spec.path), info.to_dict()))
-        for error in check_loadable([m.spec.path for m in planned]).values():
+        local = [m.spec.path for m in planned if isinstance(m.spec, LocalModelSpec)]
+        for error in (check_loadable(local) if local else {}).values():
             if error:
                 raise ProviderError(error)
         return planned
 
-    def create_run(self, suite: Suite, specs: Sequence[LocalModelSpec], sampling: Sampling,
-                   kind: str = "suite") -> str:
+    def pricing(self, spec: ApiModelSpec) -> ApiPricing:
+        return ApiPricing(spec, self.settings.price_override(spec.ref))
+
+    def estimate_cost(self, suite: Suite, specs: Sequence[ModelSpec], sampling: Sampling) -> list[CostEstimate]:
+        """The most each API model in a planned run may cost (local models are not listed)."""
+        estimates = []
+        for spec in specs:
+            if not isinstance(spec, ApiModelSpec):
+                continue
+            pricing = self.pricing(spec)
+            worst = [pricing.worst_case(_request_for(case, sampling)) for case in suite.cases]
+            total = None if any(w is None for w in worst) else sum(worst)
+            estimates.append(CostEstimate(spec.ref, len(suite.cases), total, pricing.describe()))
+        return estimates
+
+    def create_run(self, suite: Suite, specs: Sequence[ModelSpec], sampling: Sampling,
+                   kind: str = "suite", max_cost_usd: float | None = None) -> str:
         if not specs:
-            raise UserError("no model to run; give at least one --model PATH")
+            raise UserError("no model to run; give at least one --model PATH or provider:model")
+        if max_cost_usd is not None and max_cost_usd < 0:
+            raise UserError(f"the cost cap must be 0 or more dollars, not {max_cost_usd}")
         planned = self.plan_models(specs)
         run_id = self.store.new_run_id()
         self.store.create_run(
@@ -117,25 +184,28 @@ class Runner:
              "suite_hash": suite.content_hash, "suite_json": dumps(suite.to_dict()),
              "sampling_json": dumps(sampling.to_dict()), "settings_json": dumps(self.settings.to_dict()),
              "hardware_json": dumps(self.hardware.to_dict()), "app_version": __version__,
-             "llama_cpp_version": llama_cpp_version()},
-            [{"model_key": m.key, "provider": "llama.cpp", "path": m.spec.path,
+             "llama_cpp_version": llama_cpp_version(), "max_cost_usd": max_cost_usd},
+            [{"model_key": m.key, "provider": _provider_name(m.spec), "path": _location(m.spec),
               "spec_json": dumps(m.spec.to_dict()), "metadata_json": dumps(m.metadata),
               "identity_json": dumps(self._provider(m.spec, m.key, m.sha256).identity())}
              for m in planned])
         return run_id
 
     @staticmethod
-    def _provider(spec: LocalModelSpec, key: str, sha256: str) -> LocalProvider:
+    def _provider(spec: ModelSpec, key: str, sha256: str) -> Provider:
+        if isinstance(spec, ApiModelSpec):
+            return api_provider(spec, label=key)
         return LocalProvider(spec, label=key, sha256=sha256)
 
     # Running -----------------------------------------------------------------------------
 
     def execute(self, run_id: str, cancel: threading.Event | None = None, reuse: bool = True,
-                concurrent: bool = False) -> Iterator[RunEvent]:
+                concurrent: bool = False, max_cost_usd: float | None = None) -> Iterator[RunEvent]:
         """Run every cell of the plan not stored yet; a second call resumes an interrupted run.
 
-        With `concurrent`, every model answers at the same time in its own worker (side by side),
-        the CPU threads shared out between them; otherwise models run one after another.
+        With `concurrent`, every local model answers at the same time in its own worker (side by
+        side), the CPU threads shared out between them; otherwise they run one after another. API
+        models always run alongside. `max_cost_usd` replaces the run's cost cap (a resume may raise it).
         """
         cancel = cancel or threading.Event()
         run = self.store.run(run_id)
@@ -146,34 +216,50 @@ class Runner:
         done_cells = self.store.done_cells(run_id)
         total = len(suite.cases) * len(models)
         done = len(done_cells)
+        if max_cost_usd is not None:
+            self.store.set_cost_cap(run_id, max_cost_usd)
+        cap = max_cost_usd if max_cost_usd is not None else run.get("max_cost_usd")
+        budget = Budget(cap, self.store.api_spend(run_id))
         self.store.set_run_status(run_id, "running")
         yield RunStarted(run_id, total, done)
         meter = EnergyMeter(self.settings.device_watts)
         work = [(model, [c for c in suite.cases if (model["model_key"], c.id) not in done_cells])
                 for model in models]
         work = [(model, cases) for model, cases in work if cases]
+        local = [(m, cases) for m, cases in work if not _is_api(m)]
         threads = None
-        if concurrent and len(work) > 1:
-            threads = max(1, (self.hardware.physical_cores or 1) // len(work))
-        streams = [self._run_model(run_id, model, cases, sampling, meter, cancel, reuse, threads)
-                   for model, cases in work]
-        status = "interrupted"
+        if concurrent and len(local) > 1:
+            threads = max(1, (self.hardware.physical_cores or 1) // len(local))
+        local_streams = [self._run_model(run_id, model, cases, sampling, meter, cancel, reuse, threads)
+                         for model, cases in local]
+        if not concurrent and len(local_streams) > 1:
+            local_streams = [(e for stream in local_streams for e in stream)]
+        streams = local_streams + [self._run_api_model(run_id, model, cases, sampling, budget, cancel, reuse)
+                                   for model, cases in work if _is_api(model)]
+        status, reason = "interrupted", None
         try:
-            merged = _interleave(streams, cancel) if threads else (e for s in streams for e in s)
+            merged = _interleave(streams, cancel) if len(streams) > 1 else (e for s in streams for e in s)
             for event in merged:
                 if isinstance(event, CaseFinished):
                     done += 1
                     event = CaseFinished(event.model_key, event.case_id, event.row, event.reused, done, total)
+                elif isinstance(event, BudgetReached):
+                    reason = (f"stopped by the cost cap: {format_usd(event.spent_usd)} of "
+                              f"{format_usd(event.cap_usd)} spent, and the next request could cost "
+                              f"{format_usd(event.next_request_usd)}; resume with a higher cap to finish")
                 yield event
             if done >= total:
-                status = "complete"
+                status, reason = "complete", None
+            elif reason is None and cancel.is_set():
+                reason = "cancelled"
         finally:
             self.store.set_run_status(run_id, status)
-        yield RunFinished(run_id, status)
+        yield RunFinished(run_id, status, reason)
 
     def _run_model(self, run_id: str, model: dict[str, Any], cases: list[Case], sampling: Sampling,
                    meter: EnergyMeter, cancel: threading.Event, reuse: bool,
                    threads: int | None = None) -> Iterator[RunEvent]:
+        """A local model's cases, one after another in its worker."""
         key = model["model_key"]
         identity = json.loads(model["identity_json"])
         spec = LocalModelSpec.from_dict(json.loads(model["spec_json"]))
@@ -195,39 +281,119 @@ class Runner:
                     yield CaseFinished(key, case.id, row, True, 0, 0)
                     continue
                 if not provider.loaded:
-                    yield ModelLoading(key)
-                    try:
-                        provider.load()
-                    except ProviderError as exc:
-                        yield ModelFailed(key, str(exc))
-                        for failed in cases[cases.index(case):]:
-                            row = self._store_answer(run_id, key, failed, _request_for(failed, sampling),
-                                                     "", Result(finish_reason="error", error=str(exc)),
-                                                     0.0, meter.source)
-                            yield CaseFinished(key, failed.id, row, False, 0, 0)
+                    failure = yield from self._load(provider, key)
+                    if failure:
+                        yield from self._fail_all(run_id, key, cases[cases.index(case):], sampling, failure)
                         return
-                    yield ModelLoaded(key, provider.load_info.get("load_ms", 0.0), provider.memory_bytes())
                 yield CaseStarted(key, case.id)
                 start = meter.read()
-                result = Result(finish_reason="error", error="no answer")
-                for item in provider.stream(request, cancel):
-                    if isinstance(item, Token):
-                        yield TokenStreamed(key, case.id, item.text)
-                    else:
-                        result = item
+                result = yield from _answer(provider, key, case.id, request, cancel)
                 joules = meter.joules(start, meter.read())
                 if result.finish_reason == "cancelled":
                     return  # not stored: resuming the run answers this case again, in full
-                row = self._store_answer(run_id, key, case, request, digest, result, joules, meter.source)
+                cost, detail = self._local_cost(joules, result, meter.source)
+                row = self._store_answer(run_id, key, case, request, digest, result, cost, detail,
+                                         joules, meter.source)
                 yield CaseFinished(key, case.id, row, False, 0, 0)
         finally:
             if self.pool is None:
                 provider.close()
 
+    def _run_api_model(self, run_id: str, model: dict[str, Any], cases: list[Case], sampling: Sampling,
+                       budget: Budget, cancel: threading.Event, reuse: bool) -> Iterator[RunEvent]:
+        """An API model's cases, several in flight at once (its bound), each within the cost cap."""
+        key = model["model_key"]
+        identity = json.loads(model["identity_json"])
+        spec = ApiModelSpec.from_dict(json.loads(model["spec_json"]))
+        provider = self._provider(spec, key, "")
+        pricing = self.pricing(spec)
+        stop = threading.Event()  # the cap was reached: send nothing more for this model
+
+        def one(case: Case) -> Iterator[RunEvent]:
+            if cancel.is_set() or stop.is_set():
+                return
+            request = _request_for(case, sampling)
+            digest = request_hash(identity, request)
+            previous = self.store.reusable_result(digest) if reuse else None
+            if previous is not None:
+                yield CaseFinished(key, case.id, self._store_reused(run_id, key, case, previous), True, 0, 0)
+                return
+            worst = pricing.worst_case(request) or 0.0
+            if not budget.reserve(worst):
+                if not stop.is_set():
+                    stop.set()
+                    yield BudgetReached(key, case.id, budget.spent_usd, budget.cap_usd or 0.0, worst)
+                return
+            cost = None
+            try:
+                yield CaseStarted(key, case.id)
+                result = yield from _answer(provider, key, case.id, request, cancel)
+                if result.finish_reason == "cancelled":
+                    return
+                priced = pricing.cost(result.prompt_tokens or 0, result.completion_tokens or 0,
+                                      result.cached_tokens or 0, (result.wall_time_ms or 0) / 1000)
+                cost = priced.usd
+                row = self._store_answer(run_id, key, case, request, digest, result, cost, priced.detail,
+                                         None, None)
+                yield CaseFinished(key, case.id, row, False, 0, 0)
+            finally:
+                budget.settle(worst, cost)
+
+        yield ModelLoading(key)
+        failure = None
+        try:
+            provider.load()
+        except UserError as exc:
+            failure = str(exc)
+        if failure:
+            yield ModelFailed(key, failure)
+            yield from self._fail_all(run_id, key, cases, sampling, failure)
+            return
+        yield ModelLoaded(key, 0.0, None)
+        try:
+            yield from _interleave([one(case) for case in cases], cancel, limit=spec.max_concurrency)
+        finally:
+            provider.close()
+
+    def _load(self, provider: LocalProvider, key: str) -> Iterator[RunEvent]:
+        """Load a local model; returns the error text, or None when it loaded."""
+        yield ModelLoading(key)
+        try:
+            provider.load()
+        except ProviderError as exc:
+            yield ModelFailed(key, str(exc))
+            return str(exc)
+        yield ModelLoaded(key, provider.load_info.get("load_ms", 0.0), provider.memory_bytes())
+        return None
+
+    def _fail_all(self, run_id: str, key: str, cases: list[Case], sampling: Sampling,
+                  error: str) -> Iterator[RunEvent]:
+        """A model that cannot answer at all gets an error row for each case, so the run completes."""
+        for case in cases:
+            row = self._store_answer(run_id, key, case, _request_for(case, sampling), "",
+                                     Result(finish_reason="error", error=error), 0.0, {"kind": "none"},
+                                     None, None)
+            yield CaseFinished(key, case.id, row, False, 0, 0)
+
+    def _local_cost(self, joules: float, result: Result, energy_source: str) -> tuple[float, dict[str, Any]]:
+        """Electricity, plus the machine's price spread over its working life when one is set."""
+        s = self.settings
+        energy = electricity_cost_usd(joules, s.electricity_usd_per_kwh)
+        seconds = (result.wall_time_ms or 0) / 1000
+        hardware = seconds * hardware_usd_per_second(s.hardware_usd, s.hardware_lifetime_years,
+                                                     s.hardware_busy_share)
+        detail: dict[str, Any] = {"kind": "electricity", "usd_per_kwh": s.electricity_usd_per_kwh,
+                                  "energy_source": energy_source, "energy_usd": energy}
+        if hardware:
+            detail.update(kind="local", hardware_usd=hardware, hardware_price_usd=s.hardware_usd,
+                          hardware_lifetime_years=s.hardware_lifetime_years,
+                          hardware_busy_share=s.hardware_busy_share)
+        return energy + hardware, detail
+
     def _store_answer(self, run_id: str, key: str, case: Case, request: Request, digest: str,
-                      result: Result, joules: float, energy_source: str) -> dict[str, Any]:
+                      result: Result, cost_usd: float | None, cost_detail: dict[str, Any],
+                      joules: float | None, energy_source: str | None) -> dict[str, Any]:
         graded = grade(case, result.text) if result.ok else None
-        price = self.settings.electricity_usd_per_kwh
         row = {
             "run_id": run_id, "model_key": key, "case_id": case.id,
             "request_hash": digest or None, "request_json": dumps(request.to_dict()),
@@ -244,8 +410,7 @@ class Runner:
             "grade_reason": None if graded is None else graded.reason,
             "grade_json": None if graded is None else dumps(graded.to_dict()),
             "energy_joules": joules, "energy_source": energy_source,
-            "cost_usd": electricity_cost_usd(joules, price),
-            "cost_json": dumps({"kind": "electricity", "usd_per_kwh": price, "energy_source": energy_source}),
+            "cost_usd": cost_usd, "cost_json": dumps(cost_detail),
         }
         row["id"] = self.store.add_result(row)
         return row
@@ -262,8 +427,30 @@ class Runner:
         return row
 
 
-def _interleave(streams: list[Iterator[RunEvent]], cancel: threading.Event) -> Iterator[RunEvent]:
-    """Drive several event streams on their own threads and yield their events as they come."""
+def _answer(provider: Provider, key: str, case_id: str, request: Request,
+            cancel: threading.Event) -> Iterator[RunEvent]:
+    """Stream one answer as events; returns its Result."""
+    result = Result(finish_reason="error", error="no answer")
+    for item in provider.stream(request, cancel):
+        if isinstance(item, Token):
+            yield TokenStreamed(key, case_id, item.text)
+        else:
+            result = item
+    return result
+
+
+def _provider_name(spec: ModelSpec) -> str:
+    return spec.provider if isinstance(spec, ApiModelSpec) else "llama.cpp"
+
+
+def _location(spec: ModelSpec) -> str:
+    return spec.ref if isinstance(spec, ApiModelSpec) else spec.path
+
+
+def _interleave(streams: list[Iterator[RunEvent]], cancel: threading.Event,
+                limit: int | None = None) -> Iterator[RunEvent]:
+    """Drive several event streams on their own threads (at most `limit` at once) and yield their
+    events as they come."""
     events: queue.Queue[Any] = queue.Queue()
     finished = object()
 
@@ -276,21 +463,31 @@ def _interleave(streams: list[Iterator[RunEvent]], cancel: threading.Event) -> I
         finally:
             events.put(finished)
 
-    workers = [threading.Thread(target=pump, args=(s,), name="run-model", daemon=True) for s in streams]
-    for worker in workers:
+    pending = iter(streams)
+    workers: list[threading.Thread] = []
+
+    def start_next() -> bool:
+        stream = next(pending, None)
+        if stream is None:
+            return False
+        worker = threading.Thread(target=pump, args=(stream,), name="run-model", daemon=True)
+        workers.append(worker)
         worker.start()
-    remaining = len(workers)
+        return True
+
+    running = sum(start_next() for _ in range(limit or len(streams)))
     try:
-        while remaining:
+        while running:
             item = events.get()
             if item is finished:
-                remaining -= 1
+                running -= 1
+                running += start_next()
             elif isinstance(item, BaseException):
                 raise item
             else:
                 yield item
     finally:
-        if remaining:  # the consumer stopped early: stop the models too
+        if running:  # the consumer stopped early: stop the models too
             cancel.set()
         for worker in workers:
             worker.join()

@@ -96,6 +96,12 @@ def m002_human_labels(db: sqlite_utils.Database) -> None:
     db["results"].add_column("human_label", int)
 
 
+@migration
+def m003_cost_cap(db: sqlite_utils.Database) -> None:
+    # The most a run may spend on paid APIs, in dollars; NULL for no cap.
+    db["runs"].add_column("max_cost_usd", float)
+
+
 def apply(db: sqlite_utils.Database) -> list[str]:
     """Apply the migrations not yet recorded; return the names applied now."""
     table = db["_migrations"]

@@ -34,10 +34,11 @@ def dumps(value: Any) -> str:
 class Store:
     def __init__(self, path: Path | None = None) -> None:
         self.path = Path(path) if path else paths.database_path()
-        self._write_lock = threading.RLock()
+        self._lock = threading.RLock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            # One connection may serve a runner's model threads; writes are serialised by _write_lock.
+            # One connection serves a runner's model threads: every use of it holds _lock (sqlite-utils
+            # wraps queries in savepoints, which interleaved threads would tangle).
             self.db = sqlite_utils.Database(sqlite3.connect(self.path, timeout=30, check_same_thread=False))
             self.db.execute("PRAGMA foreign_keys = ON")
             self.db.enable_wal()
@@ -51,15 +52,19 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        with self._write_lock, self.db.conn:
+        with self._lock, self.db.conn:
             yield
+
+    def _query(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.db.query(sql, params or []))
 
     # Runs ---------------------------------------------------------------------------------
 
     def new_run_id(self) -> str:
         while True:
             run_id = secrets.token_hex(4)
-            if not self.db["runs"].count_where("id = ?", [run_id]):
+            if not self._query("select 1 from runs where id = ?", [run_id]):
                 return run_id
 
     def create_run(self, run: dict[str, Any], models: list[dict[str, Any]]) -> None:
@@ -70,7 +75,7 @@ class Store:
 
     def resolve_run_id(self, run_id: str) -> str:
         """Accept a full run id or an unambiguous prefix of one."""
-        rows = [r[0] for r in self.db.execute(
+        rows = [r["id"] for r in self._query(
             "select id from runs where id = ? or id like ? order by id", [run_id, run_id + "%"])]
         if run_id in rows:
             return run_id
@@ -82,23 +87,35 @@ class Store:
         raise StoreError(f"run id {run_id!r} is ambiguous ({', '.join(rows[:5])}); give more characters")
 
     def run(self, run_id: str) -> dict[str, Any]:
-        return self.db["runs"].get(self.resolve_run_id(run_id))
+        return self._query("select * from runs where id = ?", [self.resolve_run_id(run_id)])[0]
 
     def runs(self, limit: int = 50) -> list[dict[str, Any]]:
-        return list(self.db.query(
+        return self._query(
             "select r.id, r.created_at, r.status, r.kind, r.suite_name, r.suite_version, "
             "(select count(*) from run_models m where m.run_id = r.id) as models, "
             "(select count(*) from results s where s.run_id = r.id) as results "
-            "from runs r order by r.created_at desc limit ?", [limit]))
+            "from runs r order by r.created_at desc limit ?", [limit])
 
     def set_run_status(self, run_id: str, status: str) -> None:
         finished = now() if status == "complete" else None
         with self.transaction():
             self.db["runs"].update(run_id, {"status": status, "finished_at": finished})
 
+    def set_cost_cap(self, run_id: str, max_cost_usd: float | None) -> None:
+        with self.transaction():
+            self.db["runs"].update(run_id, {"max_cost_usd": max_cost_usd})
+
+    def api_spend(self, run_id: str) -> float:
+        """Dollars this run has paid for API answers (answers reused from earlier runs cost nothing now)."""
+        rows = self._query(
+            "select coalesce(sum(s.cost_usd), 0) as spent from results s join run_models m "
+            "on m.run_id = s.run_id and m.model_key = s.model_key "
+            "where s.run_id = ? and m.provider != 'llama.cpp' and s.reused_from is null", [run_id])
+        return float(rows[0]["spent"])
+
     def run_models(self, run_id: str) -> list[dict[str, Any]]:
-        return list(self.db.query(
-            "select * from run_models where run_id = ? order by position", [run_id]))
+        return self._query(
+            "select * from run_models where run_id = ? order by position", [run_id])
 
     def set_human_label(self, result_id: int, label: int | None) -> None:
         """Record a person's verdict on an answer: 1 good, -1 bad, None to clear it."""
@@ -115,18 +132,18 @@ class Store:
         return int(table.last_pk)
 
     def results(self, run_id: str) -> list[dict[str, Any]]:
-        return list(self.db.query(
+        return self._query(
             "select s.* from results s join run_models m "
             "on m.run_id = s.run_id and m.model_key = s.model_key "
-            "where s.run_id = ? order by m.position, s.id", [run_id]))
+            "where s.run_id = ? order by m.position, s.id", [run_id])
 
     def done_cells(self, run_id: str) -> set[tuple[str, str]]:
-        return {(r["model_key"], r["case_id"]) for r in self.db.query(
+        return {(r["model_key"], r["case_id"]) for r in self._query(
             "select model_key, case_id from results where run_id = ?", [run_id])}
 
     def reusable_result(self, request_hash: str) -> dict[str, Any] | None:
         """The newest complete answer to an identical request, if any."""
-        rows = list(self.db.query(
+        rows = self._query(
             "select * from results where request_hash = ? and error is null "
-            "and finish_reason in ('stop', 'length') order by id desc limit 1", [request_hash]))
+            "and finish_reason in ('stop', 'length') order by id desc limit 1", [request_hash])
         return rows[0] if rows else None
