@@ -355,6 +355,7 @@ def _drive(runner: Any, run_id: str, cancel: threading.Event, reuse: bool,
 
     progress = _Progress(sys.stderr)
     status = "interrupted"
+    errors_shown: set[tuple[str, str]] = set()
     execution = runner.execute(run_id, cancel, reuse=reuse, max_cost_usd=max_cost)
     try:
         for event in execution:
@@ -369,6 +370,10 @@ def _drive(runner: Any, run_id: str, cancel: threading.Event, reuse: bool,
                 progress.note(f"{event.model_key}: {event.error}")
             elif isinstance(event, ev.CaseFinished):
                 progress.case(event)
+                error = event.row["error"]
+                if error and (event.model_key, error) not in errors_shown:  # each different error once
+                    errors_shown.add((event.model_key, error))
+                    progress.note(f"{event.model_key} · {event.case_id}: {error}")
             elif isinstance(event, ev.BudgetReached):
                 progress.note(f"{event.model_key}: cost cap reached ({_usd(event.spent_usd)} of "
                               f"{_usd(event.cap_usd)} spent; the next request could cost up to "

@@ -37,7 +37,7 @@ class LlamaServer:
     """`python -m llama_cpp.server` serving one GGUF as model `alias`, key required."""
 
     def __init__(self, model: Path, alias: str = "demo", api_key: str = "sk-loopback-test-key",
-                 threads: int = 2) -> None:
+                 threads: int = 1) -> None:
         self.alias, self.api_key, self.port = alias, api_key, free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self.log = open(os.devnull, "wb")  # noqa: SIM115 - closed in stop()
@@ -281,6 +281,12 @@ class _AnthropicHandler(BaseHTTPRequestHandler):
                          "last_id": models[-1]["id"]})
 
     def do_POST(self) -> None:
+        try:
+            self._post()
+        except OSError:
+            pass  # the client went away (a cancel, a timeout): nothing to finish
+
+    def _post(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
         if not self._authorised(body):
             return

@@ -351,7 +351,10 @@ class Runner:
             return
         yield ModelLoaded(key, 0.0, None)
         try:
-            yield from _interleave([one(case) for case in cases], cancel, limit=spec.max_concurrency)
+            # The first request goes alone: a refused key or a wrong model name then costs one
+            # call, not one per slot.
+            yield from one(cases[0])
+            yield from _interleave([one(case) for case in cases[1:]], cancel, limit=spec.max_concurrency)
         finally:
             provider.close()
 
