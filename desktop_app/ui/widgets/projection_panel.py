@@ -1,0 +1,124 @@
+"""Monthly cost per model at the user's volume, and when buying hardware beats paying an API."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.ui.context import AppContext
+from desktop_app.units import format_usd
+
+
+class ProjectionPanel(QWidget):
+    """Enter a volume; the table follows. Reads the run's measurements from the store (small queries)."""
+
+    projected = Signal()
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.run_id: str | None = None
+        self.projection = None
+        self.requests = _spin("requestsPerDay", 1, 100_000_000, 1000, " requests/day")
+        self.input_tokens = _spin("inputTokens", 0, 1_000_000, 500, " tokens in")
+        self.output_tokens = _spin("outputTokens", 1, 1_000_000, 250, " tokens out")
+        inputs = QHBoxLayout()
+        for spin in (self.requests, self.input_tokens, self.output_tokens):
+            inputs.addWidget(spin)
+        inputs.addStretch(1)
+        self.hardware = QLabel()
+        self.hardware.setObjectName("hint")
+        self.hardware.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow("Volume", inputs)
+        form.addRow("", self.hardware)
+
+        self.table = QTableWidget(0, 5)
+        self.table.setObjectName("projectionTable")
+        self.table.setHorizontalHeaderLabels(["Model", "Kind", "Per request", "Per month", "Note"])
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.break_even = QLabel()
+        self.break_even.setObjectName("breakEven")
+        self.break_even.setWordWrap(True)
+        self.break_even.setTextFormat(Qt.TextFormat.PlainText)
+        self.break_even.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(form)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.break_even)
+
+        self._timer = QTimer(self, singleShot=True, interval=150)
+        self._timer.timeout.connect(self.refresh)
+        for spin in (self.requests, self.input_tokens, self.output_tokens):
+            spin.valueChanged.connect(lambda *_: self._timer.start())
+        ctx.settings_changed.connect(self.refresh)
+
+    def show_run(self, run_id: str | None) -> None:
+        self.run_id = run_id
+        self.refresh()
+
+    def refresh(self) -> None:
+        from desktop_app.analysis.projection import Volume, project
+        from desktop_app.errors import UserError
+
+        self.table.setRowCount(0)
+        if not self.run_id:
+            self.break_even.setText("")
+            return
+        s = self.ctx.settings
+        self.hardware.setText(
+            f"Local models: electricity at {format_usd(s.electricity_usd_per_kwh)}/kWh"
+            + (f", plus the machine ({format_usd(s.hardware_usd)} over {s.hardware_lifetime_years:g} years)"
+               if s.hardware_usd else "; set a hardware price in Settings to include the machine")
+            + ". Speeds are this run's.")
+        try:
+            volume = Volume(self.requests.value(), self.input_tokens.value(), self.output_tokens.value())
+            self.projection = project(self.ctx.store, self.run_id, s, volume)
+        except UserError as exc:
+            self.break_even.setText(str(exc))
+            return
+        for m in self.projection.models:
+            row = self.table.rowCount()
+            self.table.insertRow(row)
+            cells = [m.model, "local" if m.local else "API", format_usd(m.usd_per_request),
+                     format_usd(m.monthly_usd), m.note]
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                if column in (2, 3):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(row, column, item)
+        self.table.resizeColumnsToContents()
+        lines = [f"{b.local} vs {b.api}: {b.note}" for b in self.projection.break_evens]
+        self.break_even.setText("\n".join(lines) if lines else
+                                "Run local and API models together to see when buying hardware pays off.")
+        self.projected.emit()
+
+    def volume_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self.projection.volume) if self.projection else {}
+
+
+def _spin(name: str, minimum: int, maximum: int, value: int, suffix: str) -> QSpinBox:
+    spin = QSpinBox()
+    spin.setObjectName(name)
+    spin.setRange(minimum, maximum)
+    spin.setValue(value)
+    spin.setSuffix(suffix)
+    spin.setGroupSeparatorShown(True)
+    return spin

@@ -1,0 +1,125 @@
+"""The API parts of the app: adding an API model (its models listed from a real server), keys in
+Settings, the cost confirmation before paid calls, and the projection panel."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PySide6.QtWidgets import QDialogButtonBox
+
+from desktop_app import keys
+from desktop_app.providers.api import estimate_prompt_tokens
+from desktop_app.providers.base import Request, Sampling
+from desktop_app.runner.runner import CostEstimate, Runner
+from desktop_app.suites import load_suite
+
+
+def test_add_api_model_lists_the_servers_models_and_saves_key_and_price(qtbot, ctx, llama_server) -> None:
+    from desktop_app.ui.widgets.api_model_dialog import ApiModelDialog
+
+    dialog = ApiModelDialog(ctx)
+    qtbot.addWidget(dialog)
+    dialog.provider.setCurrentIndex(dialog.provider.findData("openai-compatible"))
+    dialog.base_url.setText(llama_server.base_url)
+    qtbot.waitUntil(lambda: "may not need a key" in dialog.key_source.text(), timeout=5000)
+    dialog.key.setText(llama_server.api_key)
+    dialog.list_models()
+    qtbot.waitUntil(lambda: dialog.model.count() == 1, timeout=10000)
+    assert dialog.model.currentText() == "demo" and "1 models offered" in dialog.list_status.text()
+    qtbot.waitUntil(lambda: "no price for demo" in dialog.price_known.text(), timeout=5000)
+
+    dialog.per_token.click()
+    dialog.input_price.setValue(0.2)
+    dialog.output_price.setValue(0.8)
+    with qtbot.waitSignal(dialog.added, timeout=5000) as added:
+        dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    ref = f"openai-compatible:demo@{llama_server.base_url}"
+    assert added.args == [ref]
+    assert ctx.settings.api_models == [ref]
+    assert ctx.settings.price_overrides[ref] == {"input_usd_per_mtok": 0.2, "output_usd_per_mtok": 0.8}
+    name = keys.name_for_url(llama_server.base_url)
+    assert keys.find(name).source == "the OS keychain"
+    for path in ctx.database_path().parent.rglob("*.json"):  # the ModelScout home: settings and caches
+        assert llama_server.api_key not in path.read_text(), f"the key leaked into {path}"
+
+
+def test_a_bad_form_says_what_to_fix_and_adds_nothing(qtbot, ctx) -> None:
+    from desktop_app.ui.widgets.api_model_dialog import ApiModelDialog
+
+    dialog = ApiModelDialog(ctx)
+    qtbot.addWidget(dialog)
+    dialog.provider.setCurrentIndex(dialog.provider.findData("openai-compatible"))
+    dialog.model.setCurrentText("m")
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    assert "needs a base URL" in dialog.error.text() and dialog.result() == 0
+    assert ctx.settings.api_models == []
+
+    dialog.base_url.setText("http://127.0.0.1:9/v1")
+    dialog.list_models()
+    qtbot.waitUntil(lambda: "Could not list the models" in dialog.list_status.text(), timeout=15000)
+    assert "cannot connect" in dialog.list_status.text()
+
+
+def test_api_keys_in_settings_show_where_each_key_comes_from(qtbot, ctx, monkeypatch) -> None:
+    from desktop_app.ui.widgets.api_keys import ApiKeys
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-env-123456789")
+    panel = ApiKeys(ctx)
+    qtbot.addWidget(panel)
+    qtbot.waitUntil(lambda: "anthropic" in panel.sources, timeout=5000)
+    assert panel.sources["anthropic"].text() == "from $ANTHROPIC_API_KEY"
+    assert panel.sources["openai"].text().startswith("not set")
+
+    with qtbot.waitSignal(panel.changed, timeout=5000):
+        panel.store("openai", "sk-openai-typed-0000000")
+    assert panel.sources["openai"].text() == "from the OS keychain"
+    with qtbot.waitSignal(panel.changed, timeout=5000):
+        panel.delete("openai")
+    assert panel.sources["openai"].text().startswith("not set")
+
+
+def test_the_cost_dialog_shows_the_worst_case_and_returns_the_cap(qtbot, ctx, small_suite) -> None:
+    from desktop_app.ui.widgets.cost_dialog import CostDialog
+
+    runner = Runner(ctx.store, ctx.settings, ctx.catalog, ctx.hardware)
+    spec = runner.spec_for("openai:gpt-4o-mini")
+    suite = load_suite(small_suite)
+    estimates = runner.estimate_cost(suite, [spec], Sampling(max_tokens=100))
+    # gpt-4o-mini: $0.15 in, $0.60 out per million; every answer at its token limit
+    expected = sum(estimate_prompt_tokens(Request.chat(c.prompt, c.system)) * 0.15 + (c.max_tokens or 100) * 0.6
+                   for c in suite.cases) / 1e6
+    assert estimates[0].worst_usd == pytest.approx(expected) and estimates[0].requests == 3
+    dialog = CostDialog(estimates + [CostEstimate("openai-compatible:x@http://h/v1", 3, None, "no price")])
+    qtbot.addWidget(dialog)
+    assert dialog.table.rowCount() == 2 and dialog.table.item(1, 2).text() == "not bounded"
+    assert dialog.total == estimates[0].worst_usd and dialog.cap() is None
+    dialog.use_cap.setChecked(True)
+    dialog.cap_box.setValue(0.5)
+    assert dialog.cap() == 0.5
+
+
+def test_projection_panel_follows_the_volume(qtbot, ctx, small_suite, demo_model, llama_server,
+                                             monkeypatch) -> None:
+    from desktop_app.ui.widgets.projection_panel import ProjectionPanel
+
+    ref = f"openai-compatible:demo@{llama_server.base_url}"
+    monkeypatch.setenv(keys.env_var(keys.name_for_url(llama_server.base_url)), llama_server.api_key)
+    ctx.settings.price_overrides[ref] = {"input_usd_per_mtok": 1.0, "output_usd_per_mtok": 2.0}
+    ctx.settings.hardware_usd = 900.0
+    runner = Runner(ctx.store, ctx.settings, ctx.catalog, ctx.hardware)
+    run_id = runner.create_run(load_suite(small_suite), [runner.spec_for(demo_model), runner.spec_for(ref)],
+                               Sampling(max_tokens=16))
+    list(runner.execute(run_id))
+
+    panel = ProjectionPanel(ctx)
+    qtbot.addWidget(panel)
+    panel.show_run(run_id)
+    assert panel.table.rowCount() == 2
+    api_month = panel.table.item(1, 3).text()
+    with qtbot.waitSignal(panel.projected, timeout=3000):
+        panel.requests.setValue(panel.requests.value() * 10)
+    assert panel.table.item(1, 3).text() != api_month
+    assert panel.projection.models[1].usd_per_request == pytest.approx((500 * 1.0 + 250 * 2.0) / 1e6)
+    assert " vs " in panel.break_even.text()
+    assert json.dumps(panel.volume_dict())
