@@ -6,7 +6,13 @@ with the app idle, as a baseline. Goal: the worst gap during the run stays under
 
     .venv/bin/python benchmarks/ui_responsiveness.py [--max-tokens 150] [--threads N]
 
-Uses a throwaway data folder (nothing is reused from earlier runs); offscreen unless DISPLAY is set.
+Uses a throwaway data folder (nothing is reused from earlier runs); offscreen unless DISPLAY is set
+(or QT_QPA_PLATFORM says otherwise). For a real X window on a machine without a display:
+
+    xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python benchmarks/ui_responsiveness.py
+
+It prints the Qt platform it ran on and the machine's load average before and after: other work on a
+small machine shows up as UI gaps, so compare figures taken at a similar load.
 """
 
 from __future__ import annotations
@@ -60,6 +66,10 @@ def describe(name: str, gaps: list[float], seconds: float) -> str:
             f"p99 {p99:5.1f} ms  worst {max(gaps):6.1f} ms  gaps over 20 ms: {sum(g > 20 for g in gaps)}")
 
 
+def _load(averages: tuple[float, float, float]) -> str:
+    return " / ".join(f"{value:.2f}" for value in averages) + " (1 / 5 / 15 min)"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-tokens", type=int, default=150)
@@ -84,6 +94,11 @@ def main() -> int:
 
     app = QApplication.instance() or QApplication(["ui_responsiveness"])
     apply_style(app)
+    platform = app.platformName()
+    where = {"xcb": f"a real X window, DISPLAY={os.environ.get('DISPLAY')}",
+             "offscreen": "offscreen, nothing reaches a screen"}.get(platform, platform)
+    load_before = os.getloadavg()
+    print(f"Qt platform: {platform} ({where}); load average {_load(load_before)}", flush=True)
     ctx = AppContext(Settings(threads=args.threads, context_size=2048, max_tokens=args.max_tokens))
     page = ComparePage(ctx)
     page.resize(1240, 780)
@@ -128,7 +143,8 @@ def main() -> int:
     idle_seconds = time.perf_counter() - idle_started
     idle_gaps = heartbeat.stop()
 
-    print(f"platform {app.platformName()}, {os.cpu_count()} CPUs, run status {finished[0]}")
+    print(f"platform {platform}, {os.cpu_count()} CPUs, run status {finished[0]}, "
+          f"load average before {_load(load_before)}, after {_load(os.getloadavg())}")
     for column in page.columns:
         row = column.row or {}
         print(f"  {column.model_key}: {row.get('completion_tokens')} tokens, "
@@ -137,7 +153,7 @@ def main() -> int:
     print(describe("idle", idle_gaps, idle_seconds))
     worst = max(run_gaps)
     verdict = "PASS" if worst < GOAL_MS and finished[0] == "complete" else "FAIL"
-    print(f"{verdict}: worst UI-thread gap during the run {worst:.1f} ms (goal < {GOAL_MS:.0f} ms)")
+    print(f"{verdict}: worst UI-thread gap during the run {worst:.1f} ms (goal < {GOAL_MS:.0f} ms) on {platform}")
     page.shutdown()
     ctx.close()
     return 0 if verdict == "PASS" else 1

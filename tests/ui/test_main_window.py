@@ -9,9 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtCore import QPoint
+from PySide6.QtWidgets import (QAbstractButton, QAbstractScrollArea, QApplication, QComboBox, QLineEdit,
+                               QMessageBox)
 
+from desktop_app.providers.base import Sampling
+from desktop_app.runner.runner import Runner
 from desktop_app.settings import Settings
+from desktop_app.storage.store import Store
 from desktop_app.suites import load_suite
 from desktop_app.ui.context import AppContext
 from desktop_app.ui.main_window import MainWindow
@@ -41,6 +46,46 @@ def test_the_window_lists_all_six_screens_and_shows_each(qtbot, window):
         assert page.objectName() == f"page-{name.lower()}"
         assert window.current_page_name() == name
     assert str(window.ctx.database_path()) in window.statusBar().currentMessage()
+
+
+def test_every_screen_fits_a_900_by_600_window(qtbot, ctx, small_suite, demo_model, demo_variant):
+    """Toolbars wrap and tables scroll instead of widening the window; nothing is cut off at 900 x 600."""
+    store = Store(ctx.database_path())
+    try:  # a real run, so Results and Tradeoff show their grids, cards and plot
+        runner = Runner(store, ctx.settings, ctx.catalog, ctx.hardware)
+        run_id = runner.create_run(load_suite(small_suite), [runner.spec_for(demo_model),
+                                                              runner.spec_for(demo_variant)], Sampling(max_tokens=8))
+        for _ in runner.execute(run_id):
+            pass
+    finally:
+        store.close()
+    window = MainWindow(ctx)
+    qtbot.addWidget(window)
+    window.resize(900, 600)
+    window.show()
+    for name in SCREENS:
+        page = window.show_page(name)
+        if name == "Results":
+            qtbot.waitUntil(lambda: page.run_data is not None, timeout=10_000)
+        qtbot.wait(50)
+        hint = window.minimumSizeHint()
+        assert hint.width() <= 900 and hint.height() <= 600, (name, hint)
+        assert (window.width(), window.height()) == (900, 600), name
+        for control in [c for kind in (QAbstractButton, QComboBox, QLineEdit) for c in page.findChildren(kind)]:
+            if not control.isVisible() or _scrolls(control, page):
+                continue
+            where = control.rect().translated(control.mapTo(window, QPoint(0, 0)))
+            assert window.rect().contains(where), (name, control.objectName() or type(control).__name__, where)
+
+
+def _scrolls(widget, page) -> bool:
+    """Inside a scroll area or a view, where being out of sight is how it works."""
+    parent = widget.parentWidget()
+    while parent is not None and parent is not page:
+        if isinstance(parent, QAbstractScrollArea):
+            return True
+        parent = parent.parentWidget()
+    return False
 
 
 # The offscreen platform's one screen is 800 x 800 and Qt shrinks a restored window to fit its screen

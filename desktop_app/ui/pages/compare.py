@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
+from PySide6.QtWidgets import (QDoubleSpinBox, QFormLayout, QLabel, QLineEdit, QPlainTextEdit,
                                QPushButton, QScrollArea, QSpinBox, QSplitter, QStackedWidget, QToolButton,
                                QVBoxLayout, QWidget)
 
@@ -23,6 +23,7 @@ from desktop_app.ui.context import AppContext
 from desktop_app.ui.errors import show_exception
 from desktop_app.ui.placeholders import braces, fill, placeholders
 from desktop_app.ui.widgets.answer_column import ANSWER_STYLE, ERROR_COLOUR, AnswerColumn
+from desktop_app.ui.widgets.flow_layout import FlowLayout, labelled
 from desktop_app.ui.widgets.model_picker import ModelPicker
 from desktop_app.ui.workers import GeneratorWorker, run_in_background
 
@@ -190,7 +191,7 @@ class ComparePage(QWidget):
         layout.addWidget(self.picker, 1)
         return box
 
-    def _build_controls(self) -> QHBoxLayout:
+    def _build_controls(self) -> FlowLayout:
         self.temperature = QDoubleSpinBox()
         self.temperature.setRange(0.0, 5.0)
         self.temperature.setSingleStep(0.1)
@@ -215,18 +216,15 @@ class ComparePage(QWidget):
         reset.clicked.connect(self.reset_sampling)
         self.reset_sampling()
 
-        row = QHBoxLayout()
-        row.setSpacing(6)
+        row = FlowLayout(spacing=10)  # wraps in a narrow window rather than widening it
         for text, widget in (("Temperature", self.temperature), ("Max tokens", self.max_tokens),
                              ("Seed", self.seed), ("Top-p", self.top_p)):
             label = QLabel(text)
             label.setBuddy(widget)
             label.setToolTip(widget.toolTip())
-            row.addWidget(label)
-            row.addWidget(widget)
-            row.addSpacing(6)
+            row.addWidget(labelled(label, widget))
         row.addWidget(reset)
-        row.addStretch(1)
+        row.add_stretch()
         self.run_status = QLabel()
         self.run_status.setObjectName("hint")
         self.run_status.setTextFormat(Qt.TextFormat.PlainText)

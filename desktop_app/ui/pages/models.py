@@ -9,7 +9,7 @@ from typing import Any
 from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu,
-                               QPushButton, QSplitter, QStackedWidget, QTableView, QVBoxLayout, QWidget)
+                               QPushButton, QSizePolicy, QSplitter, QStackedWidget, QTableView, QVBoxLayout, QWidget)
 
 from desktop_app.errors import UserError
 from desktop_app.models.hardware import Hardware
@@ -18,6 +18,7 @@ from desktop_app.settings import Settings
 from desktop_app.ui.context import AppContext
 from desktop_app.ui.errors import show_error, show_exception
 from desktop_app.ui.widgets.empty_library import EmptyLibraryPanel
+from desktop_app.ui.widgets.flow_layout import FlowLayout
 from desktop_app.ui.widgets.library_table import (ADDED_FILE, COL_ARCH, COL_CONTEXT, COL_FIT, COL_LOADED, COL_NAME,
                                                   COL_PARAMS, COL_QUANT, COL_SIZE, COL_SOURCE,
                                                   FitBadgeDelegate, LibraryModel, LibraryProxy, LibraryRow, scan_rows)
@@ -131,23 +132,23 @@ class ModelsPage(QWidget):
         self.search.setObjectName("modelSearch")
         self.search.setPlaceholderText("Search name, type, source, path…")
         self.search.setClearButtonEnabled(True)
-        self.search.setMinimumWidth(260)
+        self.search.setMinimumWidth(220)
+        self.search.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self.search.textChanged.connect(self._search_changed)
         self.scan_label = QLabel("Scanning…")
         self.scan_label.setObjectName("hint")
         self.count_label = QLabel()
         self.count_label.setObjectName("hint")
 
-        toolbar = QHBoxLayout()
-        toolbar.setSpacing(6)
+        toolbar = FlowLayout()  # wraps in a narrow window rather than widening it
         toolbar.addWidget(self._button(self.add_folder_action))
         toolbar.addWidget(self._button(self.rescan_action))
-        toolbar.addSpacing(14)
+        toolbar.add_spacing(8)
         self.load_button = self._button(self.load_action, "primary")
         toolbar.addWidget(self.load_button)
         toolbar.addWidget(self._button(self.unload_action))
         toolbar.addWidget(self._button(self.quantize_action))
-        toolbar.addStretch(1)
+        toolbar.add_stretch()
         toolbar.addWidget(self.scan_label)
         toolbar.addWidget(self.search)
 

@@ -19,6 +19,7 @@ from desktop_app.ui.formatting import format_when, plain_tooltip
 from desktop_app.ui.runs import is_unfinished
 from desktop_app.ui.widgets.answer_diff import AnswerDiffDialog
 from desktop_app.ui.widgets.banner import Banner
+from desktop_app.ui.widgets.flow_layout import FlowLayout, labelled
 from desktop_app.ui.widgets.model_cards import SummaryStrip
 from desktop_app.ui.widgets.result_detail import ResultDetail
 from desktop_app.ui.widgets.results_grid import (ERROR, SORT_ROLE, STATE_LABELS, STATE_ROLE, ResultsFilterProxy,
@@ -123,7 +124,8 @@ class ResultsPage(QWidget):
     def _build_content(self) -> QWidget:
         self.run_combo = QComboBox()
         self.run_combo.setObjectName("runPicker")
-        self.run_combo.setMinimumContentsLength(62)
+        self.run_combo.setMinimumContentsLength(30)
+        self.run_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.run_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.run_combo.setToolTip("The stored runs, newest first")
         self.run_combo.currentIndexChanged.connect(self._run_chosen)
@@ -136,8 +138,8 @@ class ResultsPage(QWidget):
         self.export_button.clicked.connect(self._export_clicked)
         top = QHBoxLayout()
         top.addWidget(run_label)
-        top.addWidget(self.run_combo)
-        top.addWidget(self.run_info, 1)
+        top.addWidget(self.run_combo, 3)
+        top.addWidget(self.run_info, 2)
         top.addWidget(self.export_button)
 
         self.resume_banner = Banner("resumeBanner")
@@ -165,9 +167,13 @@ class ResultsPage(QWidget):
         self.tag_combo.currentIndexChanged.connect(
             lambda: self.proxy.set_filters(tag=self.tag_combo.currentData() or ""))
         self.tag_label = QLabel("Tag:")
+        self.tag_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.tag_combo.setMinimumContentsLength(8)
         self.model_combo = QComboBox()
         self.model_combo.setObjectName("modelFocus")
         self.model_combo.setToolTip("Highlight one model's column; “Failed only” then means failed by this model")
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_combo.setMinimumContentsLength(16)
         self.model_combo.currentIndexChanged.connect(
             lambda: self.set_focus_model(self.model_combo.currentData() or "", select=True))
         self.compare_button = QPushButton("Compare answers")
@@ -175,15 +181,14 @@ class ResultsPage(QWidget):
         self.compare_button.setToolTip("Ctrl-click two answers, then compare them word by word (Ctrl+D)")
         self.compare_button.clicked.connect(self.compare_selected)
         self.count_label = plain_label("hint", wrap=False)
-        filters = QHBoxLayout()
-        filters.setSpacing(10)
-        filters.addWidget(self.search, 2)
+        self.search.setMinimumWidth(200)
+        filters = FlowLayout(spacing=10)  # wraps in a narrow window rather than widening it
+        filters.addWidget(self.search)
         filters.addWidget(self.failed_only)
         filters.addWidget(self.disagreements_only)
-        filters.addWidget(self.tag_label)
-        filters.addWidget(self.tag_combo)
-        filters.addWidget(QLabel("Model:"))
-        filters.addWidget(self.model_combo, 1)
+        self.tag_filter = labelled(self.tag_label, self.tag_combo)
+        filters.addWidget(self.tag_filter)
+        filters.addWidget(labelled(QLabel("Model:"), self.model_combo))
         filters.addWidget(self.compare_button)
 
         self.grid = ResultsGridModel(self)
@@ -396,7 +401,7 @@ class ResultsPage(QWidget):
         answered = len(data.results)
         stored = f"{answered} of {total} answers are stored; Resume makes only the missing ones."
         if data.run["status"] == "running":  # nothing here runs it: the process that did has ended, or is elsewhere
-            title = "This run never finished"
+            title = "This run did not finish"
             text = (f"It is still marked as running, but not in this window: ModelScout or `modelscout run` "
                     f"stopped while running it. {stored}")
         else:
@@ -416,8 +421,7 @@ class ResultsPage(QWidget):
         for tag in data.tags:
             self.tag_combo.addItem(tag, tag)
         self.tag_combo.blockSignals(False)
-        self.tag_combo.setVisible(bool(data.tags))
-        self.tag_label.setVisible(bool(data.tags))
+        self.tag_filter.setVisible(bool(data.tags))
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
         self.model_combo.addItem("All models", "")

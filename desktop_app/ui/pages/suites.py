@@ -151,7 +151,7 @@ class SuitesPage(QWidget):
         layout.setContentsMargins(0, 0, 6, 0)
         layout.addWidget(section_label("Suites"))
         layout.addWidget(self.suite_list, 1)
-        box.setMinimumWidth(120)
+        box.setMinimumWidth(110)
         return box
 
     def _build_cases(self) -> QWidget:
@@ -219,6 +219,7 @@ class SuitesPage(QWidget):
         empty_layout.addStretch(1)
         self.empty_label = QLabel("No suite open yet.\nOpen a .jsonl or .csv suite, or pick one on the left.")
         self.empty_label.setObjectName("emptyState")
+        self.empty_label.setWordWrap(True)
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_open_button = QPushButton("Open a suite…")
         self.empty_open_button.setObjectName("primary")

@@ -8,7 +8,7 @@ from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QStackedWidget,
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QLabel, QPushButton, QSizePolicy, QStackedWidget,
                                QVBoxLayout, QWidget)
 
 from desktop_app.analysis.summary import ModelSummary, RunSummary, summarize
@@ -16,7 +16,9 @@ from desktop_app.analysis.tradeoff import AXES, Axis, Recommendation, pareto_fro
 from desktop_app.storage.store import Store
 from desktop_app.ui.context import AppContext
 from desktop_app.ui.errors import show_error, show_exception
-from desktop_app.ui.widgets.tradeoff_plot import TradeoffPlot, format_usd
+from desktop_app.ui.formatting import format_usd
+from desktop_app.ui.widgets.flow_layout import FlowLayout, labelled
+from desktop_app.ui.widgets.tradeoff_plot import TradeoffPlot
 from desktop_app.ui.workers import GeneratorWorker, run_in_background
 
 AXIS_CHOICES = [("cost", "cost per answer"), ("latency", "time per answer (median)"),
@@ -72,7 +74,8 @@ class TradeoffPage(QWidget):
         self.run_combo = QComboBox()
         self.run_combo.setObjectName("tradeoffRun")
         self.run_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.run_combo.setMinimumContentsLength(28)
+        self.run_combo.setMinimumContentsLength(20)
+        self.run_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.run_combo.setToolTip("The run to plot: runs with answers, newest first")
         self.run_combo.activated.connect(self._on_run_chosen)  # activated: by the user, not by refresh()
         self.axis_combo = QComboBox()
@@ -90,14 +93,9 @@ class TradeoffPage(QWidget):
         run_label.setBuddy(self.run_combo)
         axis_label = QLabel("Quality &against:")
         axis_label.setBuddy(self.axis_combo)
-        controls = QHBoxLayout()
-        controls.setSpacing(8)
-        controls.addWidget(run_label)
-        controls.addWidget(self.run_combo, 3)
-        controls.addSpacing(12)
-        controls.addWidget(axis_label)
-        controls.addWidget(self.axis_combo, 1)
-        controls.addSpacing(12)
+        controls = FlowLayout(spacing=12)  # wraps in a narrow window rather than widening it
+        controls.addWidget(labelled(run_label, self.run_combo))
+        controls.addWidget(labelled(axis_label, self.axis_combo))
         controls.addWidget(self.export_button)
 
         self.recommendation_label = QLabel()
@@ -115,6 +113,7 @@ class TradeoffPage(QWidget):
         footnote = QLabel("Hover a point for its details; click it to open that model's answers. "
                           "Drag to pan, scroll to zoom.")
         footnote.setObjectName("hint")
+        footnote.setWordWrap(True)
 
         content = QWidget()
         content_layout = QVBoxLayout(content)

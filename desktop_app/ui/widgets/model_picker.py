@@ -1,12 +1,13 @@
-"""Pick any number of local models from the library (checkable list, scanned off the UI thread)."""
+"""Pick any number of models: local ones from the library (scanned off the UI thread) and API models."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
+from desktop_app.providers.api import parse_model_ref
 from desktop_app.ui.context import AppContext
 from desktop_app.ui.library import LibraryEntry, scan_library
 from desktop_app.ui.workers import run_in_background
@@ -24,12 +25,19 @@ class ModelPicker(QWidget):
         self.list = QListWidget()
         self.list.setObjectName("modelPickerList")
         self.list.itemChanged.connect(lambda *_: self.selection_changed.emit())
-        self.empty = QLabel("No models yet: add some on the Models screen.")
+        self.empty = QLabel("No models yet: add some on the Models screen, or add an API model.")
         self.empty.setObjectName("hint")
+        self.empty.setWordWrap(True)
+        self.add_api = QPushButton("Add API model…")
+        self.add_api.setObjectName("addApiModel")
+        self.add_api.setToolTip("OpenAI, Anthropic, or any OpenAI-compatible server (llama-server, Ollama, vLLM, "
+                                "OpenRouter…)")
+        self.add_api.clicked.connect(self.open_api_dialog)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.list)
         layout.addWidget(self.empty)
+        layout.addWidget(self.add_api)
         self.empty.hide()
         ctx.library_changed.connect(self.refresh)
         ctx.settings_changed.connect(self.refresh)
@@ -57,8 +65,17 @@ class ModelPicker(QWidget):
                 item.setText(item.text() + "  ·  won't fit")
             item.setCheckState(Qt.CheckState.Checked if str(entry.path) in checked else Qt.CheckState.Unchecked)
             self.list.addItem(item)
+        for ref in self.ctx.settings.api_models:
+            spec = parse_model_ref(ref)
+            item = QListWidgetItem(f"{api_label(ref)}  ·  {spec.provider}")
+            item.setData(Qt.ItemDataRole.UserRole, ref)
+            item.setToolTip(f"{ref}\nAn API model: answers are priced per token (or per hour), not by "
+                            f"electricity.")
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if ref in checked else Qt.CheckState.Unchecked)
+            self.list.addItem(item)
         self.list.blockSignals(False)
-        self.empty.setVisible(not self.entries)
+        self.empty.setVisible(not self.entries and not self.ctx.settings.api_models)
         self.selection_changed.emit()
         self.scanned.emit()
 
@@ -67,8 +84,41 @@ class ModelPicker(QWidget):
                 if self.list.item(i).checkState() == Qt.CheckState.Checked]
 
     def set_selected(self, model_paths: list[str | Path]) -> None:
-        wanted = {str(Path(p).resolve()) for p in model_paths}
+        wanted = {_identity(str(p)) for p in model_paths}
         for i in range(self.list.count()):
             item = self.list.item(i)
-            path = str(Path(item.data(Qt.ItemDataRole.UserRole)).resolve())
-            item.setCheckState(Qt.CheckState.Checked if path in wanted else Qt.CheckState.Unchecked)
+            key = _identity(item.data(Qt.ItemDataRole.UserRole))
+            item.setCheckState(Qt.CheckState.Checked if key in wanted else Qt.CheckState.Unchecked)
+
+    def label_for(self, path: str) -> str:
+        """What a column or a list calls the model before the run names it."""
+        if parse_model_ref(path) is not None:
+            return api_label(path)
+        entry = next((e for e in self.entries if str(e.path) == path), None)
+        return entry.display_name if entry else Path(path).stem
+
+    def open_api_dialog(self) -> None:
+        from desktop_app.ui.widgets.api_model_dialog import ApiModelDialog
+
+        dialog = ApiModelDialog(self.ctx, self)
+        dialog.added.connect(self._api_model_added)
+        dialog.open()
+        self.api_dialog = dialog  # for tests and to keep it alive while open
+
+    def _api_model_added(self, ref: str) -> None:
+        self.scanned.connect(lambda: self.set_selected([*self.selected_paths(), ref]),
+                             Qt.ConnectionType.SingleShotConnection)
+
+
+def api_label(ref: str) -> str:
+    """openai:gpt-4o-mini stays; a compatible server's model reads model @ host:port."""
+    spec = parse_model_ref(ref)
+    if spec is None or spec.provider != "openai-compatible":
+        return ref
+    from desktop_app import keys
+
+    return f"{spec.model} @ {keys.name_for_url(spec.endpoint)}"
+
+
+def _identity(value: str) -> str:
+    return value if parse_model_ref(value) is not None else str(Path(value).resolve())

@@ -67,7 +67,7 @@ class SuiteRunPanel(QWidget):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("runPanel")
-        self.setMinimumWidth(290)
+        self.setMinimumWidth(240)
         self._run_started_at = 0.0
         self._done_before = 0
         self._models_seen: set[str] = set()
