@@ -49,6 +49,7 @@ bench: setup
 	$(BIN)/python benchmarks/metadata_speed.py
 	$(BIN)/python benchmarks/startup_time.py
 	$(BIN)/python benchmarks/ui_responsiveness.py
+	$(BIN)/python benchmarks/api_overhead.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_Q2)
