@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem
 
 from desktop_app import __version__, paths
 from desktop_app.ui.context import AppContext
+from desktop_app.ui.memory import freeze_long_lived
 from desktop_app.ui.pages import PAGES, Page
 
 
@@ -75,6 +76,7 @@ class MainWindow(QMainWindow):
                     splitter.restoreState(value)
             if hasattr(page, "restore_state"):
                 page.restore_state(state)
+            freeze_long_lived()  # a screen lives as long as the window: keep it out of full GC passes
         return page
 
     def show_page(self, name: str) -> Page | None:

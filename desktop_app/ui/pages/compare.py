@@ -21,6 +21,7 @@ from desktop_app.runner.events import (CaseFinished, CaseStarted, ModelFailed, M
                                        RunFinished, TokenStreamed)
 from desktop_app.ui.context import AppContext
 from desktop_app.ui.errors import show_exception
+from desktop_app.ui.memory import freeze_long_lived
 from desktop_app.ui.placeholders import braces, fill, placeholders
 from desktop_app.ui.widgets.answer_column import ANSWER_STYLE, ERROR_COLOUR, AnswerColumn
 from desktop_app.ui.widgets.flow_layout import FlowLayout, labelled
@@ -122,7 +123,8 @@ class ComparePage(QWidget):
         # Import the run modules off the UI thread once the screen has settled, so neither building
         # the screen nor the first Run waits for them.
         if "desktop_app.runner.runner" not in sys.modules:
-            QTimer.singleShot(WARM_UP_DELAY_MS, self, lambda: run_in_background(_import_run_modules))
+            QTimer.singleShot(WARM_UP_DELAY_MS, self, lambda: run_in_background(
+                _import_run_modules, lambda _: freeze_long_lived()))  # the modules stay: keep them out of GC passes
 
     # Building -----------------------------------------------------------------------------
 
