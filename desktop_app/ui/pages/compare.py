@@ -12,9 +12,9 @@ from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QDoubleSpinBox, QFormLayout, QLabel, QLineEdit, QPlainTextEdit,
-                               QPushButton, QScrollArea, QSpinBox, QSplitter, QStackedWidget, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
+                               QPushButton, QScrollArea, QSizePolicy, QSpinBox, QSplitter, QStackedWidget,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from desktop_app.providers.base import Sampling
 from desktop_app.runner.events import (CaseFinished, CaseStarted, ModelFailed, ModelLoaded, ModelLoading,
@@ -227,14 +227,6 @@ class ComparePage(QWidget):
             row.addWidget(labelled(label, widget))
         row.addWidget(reset)
         row.add_stretch()
-        self.run_status = QLabel()
-        self.run_status.setObjectName("hint")
-        self.run_status.setTextFormat(Qt.TextFormat.PlainText)
-        row.addWidget(self.run_status)
-        self.open_button = QPushButton("Open in Results")
-        self.open_button.setToolTip("See this comparison on the Results screen")
-        self.open_button.clicked.connect(self.open_in_results)
-        self.open_button.hide()
         self.stop_button = QPushButton("Stop")
         self.stop_button.setObjectName("danger")
         self.stop_button.setToolTip("Stop every model now (Esc)")
@@ -244,9 +236,14 @@ class ComparePage(QWidget):
         self.run_button.setObjectName("primary")
         self.run_button.setToolTip("Ask every ticked model the prompt (Ctrl+Enter)")
         self.run_button.clicked.connect(self.start)
-        row.addWidget(self.open_button)
-        row.addWidget(self.stop_button)
-        row.addWidget(self.run_button)
+        buttons = QWidget()  # Stop and Run wrap together, and stay on the right of their line
+        buttons.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        buttons_layout = QHBoxLayout(buttons)
+        buttons_layout.setContentsMargins(0, 0, 0, 0)
+        buttons_layout.addStretch(1)
+        buttons_layout.addWidget(self.stop_button)
+        buttons_layout.addWidget(self.run_button)
+        row.addWidget(buttons)
         return row
 
     def _build_answers(self) -> QWidget:
@@ -265,7 +262,31 @@ class ComparePage(QWidget):
         self.answers = QStackedWidget()
         self.answers.addWidget(self.empty_state)
         self.answers.addWidget(scroll)
-        return self.answers
+
+        self.run_status = QLabel()
+        self.run_status.setObjectName("hint")
+        self.run_status.setTextFormat(Qt.TextFormat.PlainText)
+        self.open_button = QPushButton("Open in Results")
+        self.open_button.setToolTip("See this comparison on the Results screen")
+        self.open_button.clicked.connect(self.open_in_results)
+        self.open_button.hide()
+        self.answers_header = QWidget()  # the run's state above its answers, once there is a run
+        header = QHBoxLayout(self.answers_header)
+        header.setContentsMargins(0, 0, 0, 0)
+        header.addWidget(self.run_status, 1)
+        header.addWidget(self.open_button)
+        self.answers_header.hide()
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        layout.addWidget(self.answers_header)
+        layout.addWidget(self.answers, 1)
+        return box
+
+    def _set_status(self, text: str) -> None:
+        self.run_status.setText(text)
+        self.answers_header.setVisible(bool(text))
 
     # Prompt and variables ---------------------------------------------------------------------
 
@@ -388,7 +409,7 @@ class ComparePage(QWidget):
         self._worker.failed.connect(self._on_failed)
         self._worker.finished.connect(self._on_finished)
         self._set_running(True)
-        self.run_status.setText("Checking the models…")
+        self._set_status("Checking the models…")
         self._flush_timer.start()
         self._worker.start()
 
@@ -425,7 +446,7 @@ class ComparePage(QWidget):
             column.stop()
         self.stop_button.setEnabled(False)
         self.stop_shortcut.setEnabled(False)
-        self.run_status.setText("Stopping…")
+        self._set_status("Stopping…")
 
     def _on_event(self, event: Any) -> None:
         if self._closed:
@@ -443,7 +464,7 @@ class ComparePage(QWidget):
                 column.set_title(key)
                 if not column.finished:
                     column.set_state("waiting")
-            self.run_status.setText(f"Run {event.run_id} · {'stopping' if self._stopped else 'answering'}…")
+            self._set_status(f"Run {event.run_id} · {'stopping' if self._stopped else 'answering'}…")
             self.open_button.show()
             return
         if isinstance(event, RunFinished):
@@ -489,7 +510,7 @@ class ComparePage(QWidget):
             column.stop()  # a column no answer reached (stopped before it began)
         if self.run_id is None:
             status = "failed" if self._failed else "stopped"
-            self.run_status.setText("Not run." if self._failed else "Stopped before the run began.")
+            self._set_status("Not run." if self._failed else "Stopped before the run began.")
             if self._failed:
                 self._clear_columns()
         else:
@@ -500,7 +521,7 @@ class ComparePage(QWidget):
             errors = sum(1 for c in self.columns if c.state == "error")
             words = {"complete": "done", "stopped": "stopped", "interrupted": "interrupted"}.get(status, status)
             summary = f"Run {self.run_id} · {words} · {done} of {len(self.columns)} answered"
-            self.run_status.setText(summary + (f" · {errors} failed" if errors else ""))
+            self._set_status(summary + (f" · {errors} failed" if errors else ""))
             self.ctx.runs_changed.emit(self.run_id)
         self.run_finished.emit(self.run_id or "", status)
 

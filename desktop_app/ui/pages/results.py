@@ -173,7 +173,7 @@ class ResultsPage(QWidget):
         self.model_combo.setObjectName("modelFocus")
         self.model_combo.setToolTip("Highlight one model's column; “Failed only” then means failed by this model")
         self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.model_combo.setMinimumContentsLength(16)
+        self.model_combo.setMinimumContentsLength(12)
         self.model_combo.currentIndexChanged.connect(
             lambda: self.set_focus_model(self.model_combo.currentData() or "", select=True))
         self.compare_button = QPushButton("Compare answers")
@@ -181,7 +181,7 @@ class ResultsPage(QWidget):
         self.compare_button.setToolTip("Ctrl-click two answers, then compare them word by word (Ctrl+D)")
         self.compare_button.clicked.connect(self.compare_selected)
         self.count_label = plain_label("hint", wrap=False)
-        self.search.setMinimumWidth(200)
+        self.search.setMinimumWidth(250)
         filters = FlowLayout(spacing=10)  # wraps in a narrow window rather than widening it
         filters.addWidget(self.search)
         filters.addWidget(self.failed_only)

@@ -136,5 +136,5 @@ def labelled(label: QWidget, field: QWidget, gap: int = 6) -> QWidget:
     layout.setContentsMargins(0, 0, 0, 0)
     layout.setSpacing(gap)
     layout.addWidget(label)
-    layout.addWidget(field, 1)
+    layout.addWidget(field)
     return pair

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QPushBu
                                QToolButton, QVBoxLayout, QWidget)
 
 from desktop_app.ui.formatting import format_ms, format_rate, format_usd
+from desktop_app.ui.widgets.flow_layout import FlowLayout
 from desktop_app.ui.widgets.results_grid import (ERROR, MISSING, STATE_COLORS, STATE_LABELS, UNGRADED, mark_icon,
                                                  result_state)
 from desktop_app.ui.widgets.text import plain_label, read_only_text
@@ -61,15 +62,21 @@ class ResultDetail(QWidget):
         self.copy_button.setToolTip("Copy the whole answer to the clipboard")
         self.copy_button.clicked.connect(self.copy_answer)
         # The verdict line: the grade's mark on the left, the person's own verdict on the right.
-        verdict_row = QHBoxLayout()
-        verdict_row.setSpacing(6)
+        # In a narrow panel the person's verdict wraps below the grade instead of being cut off.
+        verdict_row = FlowLayout(spacing=6)
         verdict_row.addWidget(self.verdict_icon)
-        verdict_row.addWidget(self.verdict, 1)
+        verdict_row.addWidget(self.verdict)
+        verdict_row.add_stretch()
         self.your_verdict = QLabel("Your verdict:")
         self.your_verdict.setObjectName("hint")
-        verdict_row.addWidget(self.your_verdict)
-        verdict_row.addWidget(self.good_button)
-        verdict_row.addWidget(self.bad_button)
+        person = QWidget()
+        person_layout = QHBoxLayout(person)
+        person_layout.setContentsMargins(0, 0, 0, 0)
+        person_layout.setSpacing(6)
+        person_layout.addWidget(self.your_verdict)
+        person_layout.addWidget(self.good_button)
+        person_layout.addWidget(self.bad_button)
+        verdict_row.addWidget(person)
         answer_header = QHBoxLayout()
 
         self.metric_values: dict[str, QLabel] = {}
