@@ -123,3 +123,27 @@ def test_projection_panel_follows_the_volume(qtbot, ctx, small_suite, demo_model
     assert panel.projection.models[1].usd_per_request == pytest.approx((500 * 1.0 + 250 * 2.0) / 1e6)
     assert " vs " in panel.break_even.text()
     assert json.dumps(panel.volume_dict())
+
+
+def test_settings_save_hardware_amortization_and_the_api_models(qtbot, ctx) -> None:
+    import dataclasses
+
+    from desktop_app import settings as settings_module
+    from desktop_app.ui.pages.settings import SettingsPage
+
+    ctx.save_settings(dataclasses.replace(ctx.settings, api_models=["openai:gpt-4o-mini", "anthropic:claude-x"]))
+    page = SettingsPage(ctx)
+    qtbot.addWidget(page)
+    assert page.fields["api_models"].get() == ["openai:gpt-4o-mini", "anthropic:claude-x"]
+    page.hardware_price.setValue(1800)
+    page.lifetime.setValue(4)
+    page.busy_share.setValue(50)
+    assert "per hour of answering" in page.hardware_note.text()
+    page.api_list.setCurrentRow(0)
+    page.remove_api_button.click()
+    page.api_retries.setValue(2)
+    assert page.save()
+    saved = settings_module.load()
+    assert (saved.hardware_usd, saved.hardware_lifetime_years, saved.hardware_busy_share) == (1800, 4, 0.5)
+    assert saved.api_models == ["anthropic:claude-x"] and saved.api_max_retries == 2
+    assert "anthropic" in page.api_keys.names()

@@ -64,6 +64,13 @@ LABELS = {
     "model_folders": "Model folders",
     "model_files": "Single model files",
     "data_folder": "Data folder",
+    "hardware_usd": "Hardware price",
+    "hardware_lifetime_years": "Hardware lifetime",
+    "hardware_busy_share": "Time answering",
+    "api_models": "API models",
+    "api_timeout_s": "Request timeout",
+    "api_max_retries": "Retries",
+    "api_max_concurrency": "Requests at once",
 }
 
 GPU_ALL, GPU_NONE, GPU_SOME = range(3)
@@ -149,8 +156,8 @@ class SettingsPage(QWidget):
         hint.setObjectName("hint")
         hint.setWordWrap(True)
 
-        content = _Columns([self._build_cost(), self._build_inference()],
-                           [self._build_models(), self._build_data()])
+        content = _Columns([self._build_cost(), self._build_api()],
+                           [self._build_inference(), self._build_models(), self._build_data()])
         scroll = QScrollArea()
         scroll.setObjectName("settingsScroll")
         scroll.setWidgetResizable(True)
@@ -289,7 +296,71 @@ class SettingsPage(QWidget):
         self.hour_cost.setObjectName("hourCost")
         self._add(form, "device_watts", self.watts, self.watts.value, self.watts.setValue, self.energy_note,
                   self.hour_cost)
+
+        self.hardware_price = self._double("hardware_usd", 0, 1_000_000, 0, 100, "$ ")
+        self.hardware_price.setSpecialValueText("Not counted")
+        self.hardware_price.setToolTip("What this machine cost. Local answers then also carry a share of it, "
+                                       "so they compare fairly with API prices")
+        self._add(form, "hardware_usd", self.hardware_price, self.hardware_price.value,
+                  self.hardware_price.setValue)
+        self.lifetime = self._double("hardware_lifetime_years", 0.1, 20, 1, 0.5, suffix=" years")
+        self.lifetime.setToolTip("How long the machine will be in use")
+        self._add(form, "hardware_lifetime_years", self.lifetime, self.lifetime.value, self.lifetime.setValue)
+        self.busy_share = self._double("hardware_busy_share", 1, 100, 0, 5, suffix=" % of its lifetime")
+        self.busy_share.setToolTip("How much of its lifetime the machine spends answering prompts "
+                                   "(25 % is about 6 hours a day)")
+        self.hardware_note = self._note()
+        self.hardware_note.setObjectName("hardwareNote")
+        self._add(form, "hardware_busy_share", self.busy_share, lambda: round(self.busy_share.value() / 100, 4),
+                  lambda share: self.busy_share.setValue(share * 100), self.hardware_note)
         return group
+
+    def _build_api(self) -> QGroupBox:
+        from desktop_app.ui.widgets.api_keys import ApiKeys
+
+        group = QGroupBox("API models")
+        form = self._form(group)
+        self.api_list = self._list("apiModels", "API models offered next to local ones in Compare and Suites",
+                                   "No API models added")
+        self.add_api_button = QPushButton("Add…")
+        self.add_api_button.setObjectName("addApiModelSettings")
+        self.add_api_button.setToolTip("Add an OpenAI, Anthropic or OpenAI-compatible model")
+        self.add_api_button.clicked.connect(self.add_api_model)
+        self.remove_api_button = QPushButton("Remove")
+        self.remove_api_button.setObjectName("removeApiModel")
+        self.remove_api_button.clicked.connect(lambda: self._remove_selected(self.api_list))
+        self.api_list.itemSelectionChanged.connect(
+            lambda: self.remove_api_button.setEnabled(bool(self.api_list.selectedItems())))
+        self.remove_api_button.setEnabled(False)
+        models = self._list_with_buttons(self.api_list, self.add_api_button, self.remove_api_button)
+        self._add(form, "api_models", models, lambda: self._items(self.api_list),
+                  lambda values: self._set_items(self.api_list, values), focus=self.api_list)
+
+        self.api_keys = ApiKeys(self.ctx)
+        self.api_keys.setObjectName("apiKeys")
+        keys_note = self._note("Keys are kept in the OS keychain (or read from the environment), never in "
+                               "ModelScout's files. They take effect at once.")
+        form.addRow(self._row_label("API keys:", self.api_keys), self.api_keys)
+        form.addRow("", keys_note)
+
+        self.api_timeout = self._double("api_timeout_s", 1, 3600, 0, 5, suffix=" s")
+        self.api_timeout.setToolTip("The longest wait for a response to start, or between two parts of it")
+        self._add(form, "api_timeout_s", self.api_timeout, self.api_timeout.value, self.api_timeout.setValue)
+        self.api_retries = self._spin("api_max_retries", 0, 20)
+        self.api_retries.setToolTip("Tries again after a rate limit (429), a server error or a dropped "
+                                    "connection, waiting longer each time (and as long as the server asks)")
+        self._add(form, "api_max_retries", self.api_retries, self.api_retries.value, self.api_retries.setValue)
+        self.api_concurrency = self._spin("api_max_concurrency", 1, 64)
+        self.api_concurrency.setToolTip("Requests in flight to one provider at once during a run")
+        self._add(form, "api_max_concurrency", self.api_concurrency, self.api_concurrency.value,
+                  self.api_concurrency.setValue)
+        return group
+
+    def add_api_model(self) -> None:
+        from desktop_app.ui.widgets.api_model_dialog import ApiModelDialog
+
+        self.api_dialog = ApiModelDialog(self.ctx, self)
+        self.api_dialog.open()
 
     def _build_inference(self) -> QGroupBox:
         group = QGroupBox("Inference")
@@ -504,9 +575,15 @@ class SettingsPage(QWidget):
         self.status.setStyleSheet(f"color: {color};" if color else "color: #5b6270;")
 
     def _update_notes(self) -> None:
+        from desktop_app.costing.energy import hardware_usd_per_second
+
         price, watts = self.price.value(), self.watts.value()
         self.hour_cost.setText(f"At {watts:g} W, an hour of local inference costs about "
                                f"${watts / 1000 * price:.3f}.")
+        hourly = 3600 * hardware_usd_per_second(self.hardware_price.value(), self.lifetime.value(),
+                                                max(self.busy_share.value(), 1) / 100)
+        self.hardware_note.setText(f"The machine adds ${hourly:.3f} per hour of answering." if hourly else
+                                   "Set a price to add the machine's cost, spread over its working life.")
         pending = self._data_folder
         folder = Path(pending).expanduser() if pending else paths.data_dir()
         database = settings_module.database_path(dataclasses.replace(self.ctx.settings, data_folder=pending))
