@@ -13,7 +13,7 @@ from typing import Any
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
-                               QPushButton, QScrollArea, QSizePolicy, QSpinBox, QSplitter, QStackedWidget,
+                               QPushButton, QScrollArea, QSpinBox, QSplitter, QStackedWidget,
                                QToolButton, QVBoxLayout, QWidget)
 
 from desktop_app.providers.base import Sampling
@@ -24,7 +24,7 @@ from desktop_app.ui.errors import show_exception
 from desktop_app.ui.memory import freeze_long_lived
 from desktop_app.ui.placeholders import braces, fill, placeholders
 from desktop_app.ui.widgets.answer_column import ANSWER_STYLE, ERROR_COLOUR, AnswerColumn
-from desktop_app.ui.widgets.flow_layout import FlowLayout, labelled
+from desktop_app.ui.widgets.flow_layout import FlowLayout, labelled, together
 from desktop_app.ui.widgets.model_picker import ModelPicker
 from desktop_app.ui.workers import GeneratorWorker, run_in_background
 
@@ -236,14 +236,7 @@ class ComparePage(QWidget):
         self.run_button.setObjectName("primary")
         self.run_button.setToolTip("Ask every ticked model the prompt (Ctrl+Enter)")
         self.run_button.clicked.connect(self.start)
-        buttons = QWidget()  # Stop and Run wrap together, and stay on the right of their line
-        buttons.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        buttons_layout = QHBoxLayout(buttons)
-        buttons_layout.setContentsMargins(0, 0, 0, 0)
-        buttons_layout.addStretch(1)
-        buttons_layout.addWidget(self.stop_button)
-        buttons_layout.addWidget(self.run_button)
-        row.addWidget(buttons)
+        row.addWidget(together(self.stop_button, self.run_button, right=True))  # wrap together, on the right
         return row
 
     def _build_answers(self) -> QWidget:

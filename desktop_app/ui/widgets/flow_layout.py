@@ -129,12 +129,21 @@ class FlowLayout(QLayout):
             x += width + spacing
 
 
-def labelled(label: QWidget, field: QWidget, gap: int = 6) -> QWidget:
-    """A label and its field as one item, so a wrapping row never puts them on different lines."""
-    pair = QWidget()
-    layout = QHBoxLayout(pair)
+def together(*widgets: QWidget, spacing: int = 6, right: bool = False) -> QWidget:
+    """Widgets side by side as one item, so a wrapping row keeps them on one line; with `right`, the item
+    takes the room left on its line and sits at its end."""
+    group = QWidget()
+    layout = QHBoxLayout(group)
     layout.setContentsMargins(0, 0, 0, 0)
-    layout.setSpacing(gap)
-    layout.addWidget(label)
-    layout.addWidget(field)
-    return pair
+    layout.setSpacing(spacing)
+    if right:
+        group.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        layout.addStretch(1)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return group
+
+
+def labelled(label: QWidget, field: QWidget) -> QWidget:
+    """A label and its field, never on different lines."""
+    return together(label, field)

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QPushBu
                                QToolButton, QVBoxLayout, QWidget)
 
 from desktop_app.ui.formatting import format_ms, format_rate, format_usd
-from desktop_app.ui.widgets.flow_layout import FlowLayout
+from desktop_app.ui.widgets.flow_layout import FlowLayout, together
 from desktop_app.ui.widgets.results_grid import (ERROR, MISSING, STATE_COLORS, STATE_LABELS, UNGRADED, mark_icon,
                                                  result_state)
 from desktop_app.ui.widgets.text import plain_label, read_only_text
@@ -69,14 +69,7 @@ class ResultDetail(QWidget):
         verdict_row.add_stretch()
         self.your_verdict = QLabel("Your verdict:")
         self.your_verdict.setObjectName("hint")
-        person = QWidget()
-        person_layout = QHBoxLayout(person)
-        person_layout.setContentsMargins(0, 0, 0, 0)
-        person_layout.setSpacing(6)
-        person_layout.addWidget(self.your_verdict)
-        person_layout.addWidget(self.good_button)
-        person_layout.addWidget(self.bad_button)
-        verdict_row.addWidget(person)
+        verdict_row.addWidget(together(self.your_verdict, self.good_button, self.bad_button))
         answer_header = QHBoxLayout()
 
         self.metric_values: dict[str, QLabel] = {}
