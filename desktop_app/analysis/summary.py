@@ -68,6 +68,23 @@ def wilson_interval(passed: int, n: int, z: float = 1.96) -> tuple[float, float]
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def _score(row: dict[str, Any]) -> float | None:
+    """A person's verdict (good 1, bad 0) wins over the suite's checks; a failed answer scores 0."""
+    if row["error"]:
+        return 0.0
+    if row.get("human_label") is not None:
+        return 1.0 if row["human_label"] > 0 else 0.0
+    return row["grade_score"]
+
+
+def _passed(row: dict[str, Any]) -> bool:
+    if row["error"]:
+        return False
+    if row.get("human_label") is not None:
+        return row["human_label"] > 0
+    return bool(row["grade_passed"])
+
+
 def summarize(store: Store, run_id: str) -> RunSummary:
     run = store.run(run_id)
     cases = len(json.loads(run["suite_json"])["cases"])
@@ -85,9 +102,9 @@ def summarize(store: Store, run_id: str) -> RunSummary:
 def _summarize_model(key: str, provider: str, path: str | None, metadata: dict[str, Any], cases: int,
                      rows: list[dict[str, Any]]) -> ModelSummary:
     errors = [r for r in rows if r["error"]]
-    graded = [r for r in rows if r["grade_score"] is not None or r["error"]]
-    scores = [0.0 if r["error"] else r["grade_score"] for r in graded]
-    passed = sum(1 for r in graded if not r["error"] and r["grade_passed"])
+    graded = [r for r in rows if _score(r) is not None]
+    scores = [_score(r) for r in graded]
+    passed = sum(1 for r in graded if _passed(r))
     low, high = wilson_interval(passed, len(graded))
     ok = [r for r in rows if not r["error"]]
     timed = [r for r in ok if r["generation_tokens_per_second"] and (r["completion_tokens"] or 0) > 1]

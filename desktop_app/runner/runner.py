@@ -87,7 +87,7 @@ def _is_api(model: dict[str, Any]) -> bool:
 
 
 class Runner:
-    def __init__(self, store: Store, settings: Settings, catalog: ModelCatalog | None = None,
+    def __init__(self, store: Store | None, settings: Settings, catalog: ModelCatalog | None = None,
                  hardware: Hardware | None = None, pool: ModelPool | None = None) -> None:
         self.store = store
         self.settings = settings

@@ -7,23 +7,14 @@ import datetime as dt
 from PySide6.QtCore import Qt
 from PySide6.QtGui import Qt as GuiQt
 
+from desktop_app import units
+
 MISSING = "–"  # a measurement that is not there (not answered, not measured)
 
 
 def format_usd(value: float | None, digits: int = 2) -> str:
     """Dollars readable at any size: $1.25, $0.0042, $2.1e-6."""
-    if value is None:
-        return MISSING
-    if value == 0:
-        return "$0"
-    if abs(value) >= 1:
-        return f"${value:,.2f}"
-    if abs(value) >= 0.001:
-        return f"${value:.{max(digits, 2)}g}"
-    mantissa, exponent = f"{value:.{max(digits, 1) - 1}e}".split("e")
-    if "." in mantissa:
-        mantissa = mantissa.rstrip("0").rstrip(".")
-    return f"${mantissa}e{int(exponent)}"
+    return units.format_usd(value, digits, missing=MISSING)
 
 
 def format_ms(value: float | None) -> str:

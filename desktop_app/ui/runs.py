@@ -21,9 +21,10 @@ if TYPE_CHECKING:  # the runner and the store pull in sqlite-utils: imported whe
 
 def run_events(db_path: Path, settings: Settings, ctx: AppContext, catalog: ModelCatalog, pool: ModelPool,
                cancel: threading.Event, *, suite: Suite | None = None, model_paths: list[str] | None = None,
-               run_id: str | None = None) -> Iterator[RunEvent]:
-    """A new run of `suite` on `model_paths`, or the rest of run `run_id` (as `modelscout run --resume` does:
-    answers already stored are kept, identical requests reused); runs on the worker thread."""
+               run_id: str | None = None, max_cost_usd: float | None = None) -> Iterator[RunEvent]:
+    """A new run of `suite` on `model_paths` (GGUF paths or API model references), or the rest of run
+    `run_id` (as `modelscout run --resume` does: answers already stored are kept, identical requests
+    reused); runs on the worker thread. `max_cost_usd` caps what its API answers may cost."""
     from desktop_app.providers.base import Sampling
     from desktop_app.runner.runner import Runner
     from desktop_app.storage.store import Store
@@ -35,10 +36,25 @@ def run_events(db_path: Path, settings: Settings, ctx: AppContext, catalog: Mode
             assert suite is not None and model_paths
             sampling = Sampling(temperature=settings.temperature, max_tokens=settings.max_tokens,
                                 seed=settings.seed)
-            run_id = runner.create_run(suite, [runner.spec_for(p) for p in model_paths], sampling)
-        yield from runner.execute(run_id, cancel, reuse=True)
+            run_id = runner.create_run(suite, [runner.spec_for(p) for p in model_paths], sampling,
+                                       max_cost_usd=max_cost_usd)
+        yield from runner.execute(run_id, cancel, reuse=True, max_cost_usd=max_cost_usd)
     finally:
         store.close()
+
+
+def estimate_api_cost(settings: Settings, ctx: AppContext, suite: Suite, model_paths: list[str]) -> list:
+    """The most each API model among `model_paths` may cost on `suite` (none for local models); the price
+    tables load here, so call it off the UI thread."""
+    from desktop_app.providers.api import parse_model_ref
+    from desktop_app.providers.base import Sampling
+    from desktop_app.runner.runner import Runner
+
+    if not any(parse_model_ref(p) for p in model_paths):
+        return []
+    runner = Runner(None, settings, None, ctx.hardware)  # planning only: no store, no model files
+    sampling = Sampling(temperature=settings.temperature, max_tokens=settings.max_tokens, seed=settings.seed)
+    return runner.estimate_cost(suite, [runner.spec_for(p) for p in model_paths if parse_model_ref(p)], sampling)
 
 
 @dataclass(frozen=True)

@@ -147,3 +147,58 @@ def test_settings_save_hardware_amortization_and_the_api_models(qtbot, ctx) -> N
     assert (saved.hardware_usd, saved.hardware_lifetime_years, saved.hardware_busy_share) == (1800, 4, 0.5)
     assert saved.api_models == ["anthropic:claude-x"] and saved.api_max_retries == 2
     assert "anthropic" in page.api_keys.names()
+
+
+def test_two_local_models_and_an_api_model_side_by_side_land_on_one_tradeoff_plot(
+        qtbot, ctx, demo_model, demo_variant, llama_server, monkeypatch) -> None:
+    """Compare streams three columns (one is the loopback API server); the Tradeoff screen then has
+    three points on one cost axis: two local circles and one API diamond."""
+    import dataclasses
+
+    from desktop_app.ui.pages.compare import ComparePage
+    from desktop_app.ui.pages.tradeoff import TradeoffPage
+    from desktop_app.ui.widgets.tradeoff_plot import API_COLOUR
+
+    ref = f"openai-compatible:demo@{llama_server.base_url}"
+    monkeypatch.setenv(keys.env_var(keys.name_for_url(llama_server.base_url)), llama_server.api_key)
+    ctx.save_settings(dataclasses.replace(
+        ctx.settings, max_tokens=24, api_models=[ref],
+        price_overrides={ref: {"input_usd_per_mtok": 0.15, "output_usd_per_mtok": 0.6}}))
+    compare = ComparePage(ctx)
+    qtbot.addWidget(compare)
+    compare.resize(1240, 780)
+    compare.show()
+    qtbot.waitUntil(lambda: compare.picker.list.count() >= 3, timeout=30_000)
+    compare.picker.set_selected([demo_model, demo_variant, ref])
+    assert len(compare.picker.selected_paths()) == 3
+    compare.prompt_edit.setPlainText("What is the capital of France?")
+    with qtbot.waitSignal(compare.run_finished, timeout=180_000) as finished:
+        compare.run_button.click()
+    run_id, status = finished.args
+    assert status == "complete" and len(compare.columns) == 3
+    api_column = next(c for c in compare.columns if c.model_key.startswith("demo@"))
+    assert api_column.text.toPlainText() and "$" in api_column.metrics.text()
+    # An ad-hoc prompt has no checks: the person's verdicts are its grades.
+    for verdict in (compare.columns[0].good, compare.columns[1].bad, api_column.good):
+        verdict.click()
+    compare.shutdown()
+
+    rows = ctx.store.results(run_id)
+    assert len(rows) == 3 and all(r["cost_usd"] and r["cost_usd"] > 0 for r in rows)
+    tradeoff = TradeoffPage(ctx)
+    qtbot.addWidget(tradeoff)
+    tradeoff.resize(1080, 760)
+    tradeoff.show()
+    tradeoff.show_run(run_id)
+    qtbot.waitUntil(lambda: len(tradeoff.plot.scatter.points()) == 3, timeout=15_000)
+    assert tradeoff.current_run_id() == run_id
+    spots = {spot.data(): spot for spot in tradeoff.plot.scatter.points()}
+    assert set(spots) == {r["model_key"] for r in rows}, "all three on the cost axis"
+    assert spots[api_column.model_key].symbol() == "d"
+    assert spots[api_column.model_key].brush().color().name() == API_COLOUR
+    assert sum(spot.symbol() == "o" for spot in spots.values()) == 2
+    assert "runs on" in tradeoff.plot.tooltip(api_column.model_key)
+    qualities = {m.model: m.quality for m in tradeoff.summary.models}
+    assert list(qualities.values()) == [1.0, 0.0, 1.0]
+    qtbot.waitUntil(lambda: tradeoff.projection.table.rowCount() == 3, timeout=5_000)
+    tradeoff.shutdown()

@@ -7,7 +7,6 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
@@ -16,6 +15,7 @@ from PySide6.QtWidgets import (QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
                                QPushButton, QScrollArea, QSpinBox, QSplitter, QStackedWidget,
                                QToolButton, QVBoxLayout, QWidget)
 
+from desktop_app.providers.api import parse_model_ref
 from desktop_app.providers.base import Sampling
 from desktop_app.runner.events import (CaseFinished, CaseStarted, ModelFailed, ModelLoaded, ModelLoading,
                                        RunFinished, TokenStreamed)
@@ -384,10 +384,9 @@ class ComparePage(QWidget):
         self._clear_columns()
         settings = self.ctx.settings
         usd_per_second = settings.device_watts * settings.electricity_usd_per_kwh / 3.6e6
-        names = {str(e.path): e for e in self.picker.entries}
         for path in model_paths:
-            entry = names.get(path)
-            column = AnswerColumn(entry.display_name if entry else Path(path).stem, path, usd_per_second)
+            api = parse_model_ref(path) is not None
+            column = AnswerColumn(self.picker.label_for(path), path, None if api else usd_per_second)
             column.set_state("preparing")
             column.label_changed.connect(self._store_label)
             self.columns_splitter.addWidget(column)

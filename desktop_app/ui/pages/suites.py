@@ -8,19 +8,22 @@ from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QListWidgetItem,
-                               QMessageBox, QPushButton, QSizePolicy, QSplitter, QStackedWidget, QTableView,
-                               QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QInputDialog, QLabel,
+                               QListWidgetItem, QMessageBox, QPushButton, QSizePolicy, QSplitter, QStackedWidget,
+                               QTableView, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from desktop_app import paths
 from desktop_app.errors import UserError
+from desktop_app.providers.api import parse_model_ref
 from desktop_app.runner import events as ev
 from desktop_app.suites import Suite, SuiteError, load_suite, save_suite, suite_from_cases
 from desktop_app.ui.context import AppContext
 from desktop_app.ui.errors import show_error, show_exception
-from desktop_app.ui.runs import left_running_question, run_events, unfinished_runs
+from desktop_app.ui.formatting import format_usd
+from desktop_app.ui.runs import estimate_api_cost, left_running_question, run_events, unfinished_runs
 from desktop_app.ui.widgets.banner import Banner
 from desktop_app.ui.widgets.case_editor import CaseDraft, CaseEditor, CaseTableModel, mark_duplicate_ids
+from desktop_app.ui.widgets.cost_dialog import CostDialog
 from desktop_app.ui.widgets.suite_list import BUNDLED_SUITES, SuiteList, find_suites, is_bundled
 from desktop_app.ui.widgets.suite_run_panel import SuiteRunPanel, section_label
 from desktop_app.ui.workers import GeneratorWorker, run_in_background
@@ -652,8 +655,31 @@ class SuitesPage(QWidget):
         state.setValue(MODELS_KEY, models)
         self.hide_banner()
         settings = self.ctx.settings
+        if not any(parse_model_ref(m) for m in models):
+            self._start_new(suite, models, settings, None)
+            return
+        # Paid API calls: show what they may cost first, and let the user set a hard cap.
+        self.run_panel.progress_label.setText("Estimating the API cost…")
+        run_in_background(lambda: estimate_api_cost(settings, self.ctx, suite, models),
+                          lambda estimates: self._confirm_cost(estimates, suite, models, settings),
+                          lambda exc: show_exception(self, "Cannot estimate the API cost", exc), self)
+
+    def _confirm_cost(self, estimates: list[Any], suite: Any, models: list[str], settings: Any) -> None:
+        if not any(e.worst_usd for e in estimates):  # nothing priced: no money at stake
+            self._start_new(suite, models, settings, None)
+            return
+        dialog = CostDialog(estimates, parent=self)
+        dialog.accepted.connect(lambda: self._start_new(suite, models, settings, dialog.cap()))
+        dialog.rejected.connect(self._update_run_buttons)
+        self.cost_dialog = dialog
+        dialog.open()
+
+    def _start_new(self, suite: Any, models: list[str], settings: Any, cap: float | None) -> None:
+        if self.is_running():
+            return
         self._start(lambda cancel: run_events(self.ctx.database_path(), settings, self.ctx, self.ctx.catalog,
-                                              self.ctx.pool, cancel, suite=suite, model_paths=models))
+                                              self.ctx.pool, cancel, suite=suite, model_paths=models,
+                                              max_cost_usd=cap))
 
     def resume(self, run_id: str | None = None) -> bool:
         """Finish an unfinished run (the chosen one by default) as `modelscout run --resume` does: the answers
@@ -666,10 +692,29 @@ class SuitesPage(QWidget):
             return False
         if not run_id or not self._confirm_resume(run_id):
             return False
+        cap = self._resume_cap(run_id)
+        if cap is False:
+            return False
         settings = self.ctx.settings
         self._start(lambda cancel: run_events(self.ctx.database_path(), settings, self.ctx, self.ctx.catalog,
-                                              self.ctx.pool, cancel, run_id=run_id))
+                                              self.ctx.pool, cancel, run_id=run_id, max_cost_usd=cap))
         return True
+
+    def _resume_cap(self, run_id: str) -> float | None | bool:
+        """A run with a cost cap may have stopped at it: offer to raise it. False: the user cancelled."""
+        try:
+            run = self.ctx.store.run(run_id)
+            spent = self.ctx.store.api_spend(run["id"])
+        except UserError:
+            return None
+        cap = run.get("max_cost_usd")
+        if cap is None:
+            return None
+        value, ok = QInputDialog.getDouble(
+            self, "Cost cap", f"Run {run['id']} has spent {format_usd(spent)} on API answers of its "
+            f"{format_usd(cap)} cap. Stop the API answers before they cost more than ($):",
+            max(cap, spent * 2, 0.01), 0, 100_000, 4)
+        return value if ok else False
 
     def _confirm_resume(self, run_id: str) -> bool:
         """A run still marked running may be running elsewhere (another window, `modelscout run`): ask first."""

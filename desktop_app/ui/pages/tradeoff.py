@@ -8,8 +8,8 @@ from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QLabel, QPushButton, QSizePolicy, QStackedWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QLabel, QPushButton, QSizePolicy, QSplitter,
+                               QStackedWidget, QVBoxLayout, QWidget)
 
 from desktop_app.analysis.summary import ModelSummary, RunSummary, summarize
 from desktop_app.analysis.tradeoff import AXES, Axis, Recommendation, pareto_frontier, recommend
@@ -18,6 +18,7 @@ from desktop_app.ui.context import AppContext
 from desktop_app.ui.errors import show_error, show_exception
 from desktop_app.ui.formatting import format_usd
 from desktop_app.ui.widgets.flow_layout import FlowLayout, labelled
+from desktop_app.ui.widgets.projection_panel import ProjectionPanel
 from desktop_app.ui.widgets.tradeoff_plot import TradeoffPlot
 from desktop_app.ui.workers import GeneratorWorker, run_in_background
 
@@ -119,11 +120,26 @@ class TradeoffPage(QWidget):
         content_layout = QVBoxLayout(content)
         content_layout.setContentsMargins(0, 0, 0, 0)
         content_layout.setSpacing(10)
+        plot_area = QWidget()
+        plot_layout = QVBoxLayout(plot_area)
+        plot_layout.setContentsMargins(0, 0, 0, 0)
+        plot_layout.addWidget(self.plot, 1)
+        plot_layout.addWidget(self.not_plotted_label)
+        plot_layout.addWidget(footnote)
+        self.projection = ProjectionPanel(ctx)
+        projection_box = QGroupBox("At your volume: monthly cost, and when buying hardware pays off")
+        projection_box.setObjectName("projectionBox")
+        QVBoxLayout(projection_box).addWidget(self.projection)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setObjectName("tradeoffSplitter")
+        self.splitter.addWidget(plot_area)
+        self.splitter.addWidget(projection_box)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(True)
         content_layout.addLayout(controls)
         content_layout.addWidget(self.recommendation_label)
-        content_layout.addWidget(self.plot, 1)
-        content_layout.addWidget(self.not_plotted_label)
-        content_layout.addWidget(footnote)
+        content_layout.addWidget(self.splitter, 1)
 
         empty = QWidget()
         empty_layout = QVBoxLayout(empty)
@@ -233,6 +249,7 @@ class TradeoffPage(QWidget):
         self.summary = summary
         self._shown = (summary.run["id"], answers)
         self._render()
+        self.projection.show_run(summary.run["id"])
 
     def _load_failed(self, ticket: int, exc: BaseException) -> None:
         if ticket == self._loads:
@@ -284,6 +301,11 @@ class TradeoffPage(QWidget):
         lines = []
         if ungraded := [m.model for m in models if m.quality is None]:
             lines.append(f"Not plotted: {', '.join(ungraded)} — no graded answers.")
+        unpriced = [m.model for m in rated if not m.is_local and m.cost_per_answer_usd is None]
+        if unpriced and axis.key == "cost_per_answer_usd":
+            lines.append(f"Not plotted on cost: {', '.join(unpriced)} — no price known for it; set one in "
+                         f"Settings > API models (Add…) or with `modelscout prices set`.")
+            rated = [m for m in rated if m.model not in unpriced]
         if unmeasured := [m.model for m in rated if getattr(m, axis.key) is None]:
             lines.append(f"Not plotted on this axis: {', '.join(unmeasured)} — no {axis.label.split(' (')[0]} "
                          f"measured.")
@@ -327,10 +349,13 @@ class TradeoffPage(QWidget):
 
     def save_state(self, state: QSettings) -> None:
         state.setValue("tradeoff/axis", self.axis_combo.currentData())
+        state.setValue("tradeoff/splitter", self.splitter.saveState())
         state.setValue("tradeoff/export_folder", self._export_folder)
 
     def restore_state(self, state: QSettings) -> None:
         self.set_axis(str(state.value("tradeoff/axis", "cost")))
+        if splitter := state.value("tradeoff/splitter"):
+            self.splitter.restoreState(splitter)
         self._export_folder = str(state.value("tradeoff/export_folder", self._export_folder))
 
     def shutdown(self) -> None:

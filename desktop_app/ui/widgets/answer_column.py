@@ -42,7 +42,7 @@ class AnswerColumn(QFrame):
 
     label_changed = Signal(int, object)  # result id, 1 (good) / -1 (bad) / None (cleared)
 
-    def __init__(self, title: str, tooltip: str = "", usd_per_second: float = 0.0,
+    def __init__(self, title: str, tooltip: str = "", usd_per_second: float | None = 0.0,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("answerColumn")
@@ -52,7 +52,9 @@ class AnswerColumn(QFrame):
         self.row: dict[str, Any] | None = None
         self.state = "waiting"
         self.tokens = 0
-        self._usd_per_second = usd_per_second  # for the live cost estimate: device watts x price
+        # For the live cost estimate: device watts x price. None for an API model, priced by its tokens
+        # once the answer is in.
+        self._usd_per_second = usd_per_second
         self._pending: list[str] = []
         self._started_at: float | None = None
         self._first_at: float | None = None
@@ -172,7 +174,8 @@ class AnswerColumn(QFrame):
         if self._started_at:
             elapsed = time.perf_counter() - self._started_at
             parts.append(f"{elapsed:.1f} s")
-            parts.append(f"≈{format_usd(elapsed * self._usd_per_second)}")
+            if self._usd_per_second is not None:
+                parts.append(f"≈{format_usd(elapsed * self._usd_per_second)}")
         return " · ".join(parts)
 
     def finish(self, row: dict[str, Any], reused: bool = False) -> None:

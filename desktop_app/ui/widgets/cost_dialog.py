@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.units import format_usd
+from desktop_app.ui.formatting import format_usd
 
 if TYPE_CHECKING:  # the runner pulls in sqlite-utils: not at start-up
     from desktop_app.runner.runner import CostEstimate

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.ui.context import AppContext
-from desktop_app.units import format_usd
+from desktop_app.ui.formatting import format_usd
 
 
 class ProjectionPanel(QWidget):

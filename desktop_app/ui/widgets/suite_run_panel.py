@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QPla
 
 from desktop_app.runner import events as ev
 from desktop_app.ui.context import AppContext
+from desktop_app.ui.formatting import format_usd
 from desktop_app.ui.runs import UnfinishedRun
 from desktop_app.ui.widgets.model_picker import ModelPicker
 
@@ -206,6 +207,12 @@ class SuiteRunPanel(QWidget):
             self.live_answer.setTextCursor(cursor)
         elif isinstance(event, ev.CaseFinished):
             self._case_done(event)
+        elif isinstance(event, ev.BudgetReached):
+            self.note("error", f"{event.model_key}: the cost cap stops it here ({format_usd(event.spent_usd)} of "
+                               f"{format_usd(event.cap_usd)} spent; the next answer could cost up to "
+                               f"{format_usd(event.next_request_usd)})")
+        elif isinstance(event, ev.RunFinished) and event.reason and event.reason != "cancelled":
+            self.note("note", f"Run {event.run_id} {event.status}: {event.reason}")
 
     def _case_done(self, event: ev.CaseFinished) -> None:
         self.progress.setValue(event.done)

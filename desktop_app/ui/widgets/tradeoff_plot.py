@@ -22,6 +22,8 @@ from desktop_app.ui.formatting import MISSING, format_ms, format_rate, format_us
 from desktop_app.units import format_bytes
 
 POINT_COLOUR = "#2f6fde"
+API_COLOUR = "#8e44ad"  # API models: purple diamonds; local models: blue circles
+API_SPOT = {"symbol": "d", "brush": pg.mkBrush(API_COLOUR), "size": 15}
 FRONTIER_COLOUR = "#2e9d5b"
 HIGHLIGHT_COLOUR = "#f0a020"
 TEXT_COLOUR = "#2b303b"
@@ -124,7 +126,9 @@ class TradeoffPlot(pg.PlotWidget):
             item.addItem(graphic)
         legend = item.addLegend(offset=(-10, -10), labelTextColor=TEXT_COLOUR, brush=pg.mkBrush(255, 255, 255, 220),
                                 pen=pg.mkPen("#d5d9e0"))
-        legend.addItem(self.scatter, "model (bar: 95% interval)")
+        legend.addItem(self.scatter, "local model (bar: 95% interval)")
+        self.api_legend = pg.ScatterPlotItem(pen=pg.mkPen("w", width=1.5), **API_SPOT)
+        legend.addItem(self.api_legend, "API model")
         legend.addItem(self.frontier_curve, "Pareto frontier")
         legend.addItem(self.highlight, "recommended")
         self.scatter.sigClicked.connect(self._on_clicked)
@@ -166,7 +170,9 @@ class TradeoffPlot(pg.PlotWidget):
         item.setLabel("bottom", label, color=TEXT_COLOUR)
 
         points = list(self.points.values())
-        self.scatter.setData(spots=[{"pos": (p.x, p.y), "data": p.summary.model} for p in points])
+        self.scatter.setData(spots=[
+            {"pos": (p.x, p.y), "data": p.summary.model, **({} if p.summary.is_local else API_SPOT)}
+            for p in points])
         xs = np.array([p.x for p in points], dtype=float)
         ys = np.array([p.y for p in points], dtype=float)
         top = np.array([max(0.0, (p.summary.quality_high if p.summary.quality_high is not None else p.y) - p.y)
@@ -316,8 +322,12 @@ class TradeoffPlot(pg.PlotWidget):
         rows.append(("$ / M tokens", format_usd(m.cost_per_million_tokens_usd)))
         rows.append(("speed", format_rate(m.tokens_per_second)))
         rows.append(("time / answer", format_ms(m.wall_time_ms) + " (median)"))
-        size = MISSING if m.file_size is None else format_bytes(m.file_size)
-        rows.append(("file size", size + (f" · {m.quantization}" if m.quantization else "")))
+        if m.is_local:
+            size = MISSING if m.file_size is None else format_bytes(m.file_size)
+            rows.append(("file size", size + (f" · {m.quantization}" if m.quantization else "")))
+            rows.append(("runs on", "this machine (llama.cpp)"))
+        else:
+            rows.append(("runs on", f"{m.provider} API"))
         if point.clamped and self.axis and self.axis.key != "cost_per_answer_usd":
             rows.append(("note", f"0 drawn at {point.value:g} to fit the log scale"))
         notes = []
