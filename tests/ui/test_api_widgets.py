@@ -202,3 +202,50 @@ def test_two_local_models_and_an_api_model_side_by_side_land_on_one_tradeoff_plo
     assert list(qualities.values()) == [1.0, 0.0, 1.0]
     qtbot.waitUntil(lambda: tradeoff.projection.table.rowCount() == 3, timeout=5_000)
     tradeoff.shutdown()
+
+
+def test_a_suite_run_on_an_api_model_asks_first_stops_at_the_cap_and_resumes_with_a_higher_one(
+        qtbot, ctx, small_suite, llama_server, monkeypatch) -> None:
+    import dataclasses
+
+    from PySide6.QtWidgets import QInputDialog
+
+    from desktop_app.ui.pages.suites import SuitesPage
+    from desktop_app.ui.widgets.cost_dialog import CostDialog
+
+    ref = f"openai-compatible:demo@{llama_server.base_url}"
+    monkeypatch.setenv(keys.env_var(keys.name_for_url(llama_server.base_url)), llama_server.api_key)
+    ctx.save_settings(dataclasses.replace(
+        ctx.settings, max_tokens=24, api_models=[ref], api_max_concurrency=1,
+        price_overrides={ref: {"input_usd_per_mtok": 10.0, "output_usd_per_mtok": 30.0}}))
+    page = SuitesPage(ctx)
+    qtbot.addWidget(page)
+    page.show()
+    qtbot.waitUntil(lambda: page.picker.list.count() >= 1 and page.suite is not None, timeout=30_000)
+    with qtbot.waitSignal(page.suite_opened, timeout=10_000):
+        page.open_suite(small_suite)
+    page.picker.set_selected([ref])
+
+    page.run()
+    qtbot.waitUntil(lambda: isinstance(getattr(page, "cost_dialog", None), CostDialog)
+                    and page.cost_dialog.isVisible(), timeout=15_000)
+    dialog = page.cost_dialog
+    worst = dialog.total
+    assert worst > 0 and dialog.table.item(0, 0).text() == ref and dialog.table.item(0, 1).text() == "3"
+    dialog.use_cap.setChecked(True)
+    dialog.cap_box.setValue(round(worst / 3 * 1.5, 4))  # room for one answer's worst case, not two
+    with qtbot.waitSignal(page.run_finished, timeout=120_000) as finished:
+        dialog.accept()
+    run_id, status = finished.args
+    assert status == "interrupted"
+    log = [page.log.topLevelItem(i).text(0) for i in range(page.log.topLevelItemCount())]
+    assert any("the cost cap stops it here" in line for line in log), log
+    assert any("stopped by the cost cap" in line for line in log), log
+    assert sum(r["cost_usd"] for r in ctx.store.results(run_id)) <= dialog.cap()
+
+    monkeypatch.setattr(QInputDialog, "getDouble", staticmethod(lambda *a, **k: (1.0, True)))
+    with qtbot.waitSignal(page.run_finished, timeout=120_000) as finished:
+        assert page.resume(run_id)
+    assert finished.args == [run_id, "complete"] and len(ctx.store.results(run_id)) == 3
+    assert ctx.store.run(run_id)["max_cost_usd"] == 1.0
+    page.shutdown()
