@@ -39,10 +39,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `modelscout ... | head`
         return 0
     except Exception as exc:  # a bug: one line for the user, the details in a log file
+        from desktop_app.providers.api import redact  # nothing shaped like a key reaches a file
+
         report = paths.cache_dir() / "last-error.txt"
-        report.write_text(traceback.format_exc(), encoding="utf-8")
-        print(f"modelscout: internal error: {type(exc).__name__}: {exc} (details in {report}; "
-              f"please report it)", file=sys.stderr)
+        report.write_text(redact(traceback.format_exc(), None), encoding="utf-8")
+        print(redact(f"modelscout: internal error: {type(exc).__name__}: {exc} (details in {report}; "
+                     f"please report it)", None), file=sys.stderr)
         return 70
 
 

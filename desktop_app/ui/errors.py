@@ -36,8 +36,10 @@ def show_exception(parent: QWidget | None, title: str, exc: BaseException) -> No
 
 
 def _write_report(details: str) -> None:
+    from desktop_app.providers.api import redact  # nothing shaped like a key reaches a file
+
     try:
-        (paths.cache_dir() / "last-error.txt").write_text(details, encoding="utf-8")
+        (paths.cache_dir() / "last-error.txt").write_text(redact(details, None), encoding="utf-8")
     except OSError:
         pass
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QLabel, QPushButton, QSizePolicy, QSplitter,
-                               QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QFrame, QGroupBox, QLabel, QPushButton, QScrollArea,
+                               QSizePolicy, QSplitter, QStackedWidget, QVBoxLayout, QWidget)
 
 from desktop_app.analysis.summary import ModelSummary, RunSummary, summarize
 from desktop_app.analysis.tradeoff import AXES, Axis, Recommendation, pareto_frontier, recommend
@@ -130,10 +130,15 @@ class TradeoffPage(QWidget):
         projection_box = QGroupBox("At your volume: monthly cost, and when buying hardware pays off")
         projection_box.setObjectName("projectionBox")
         QVBoxLayout(projection_box).addWidget(self.projection)
+        # Scrolled, so the projection never makes the window taller than a small screen allows.
+        projection_scroll = QScrollArea()
+        projection_scroll.setWidgetResizable(True)
+        projection_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        projection_scroll.setWidget(projection_box)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setObjectName("tradeoffSplitter")
         self.splitter.addWidget(plot_area)
-        self.splitter.addWidget(projection_box)
+        self.splitter.addWidget(projection_scroll)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setChildrenCollapsible(True)
