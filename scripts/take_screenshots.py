@@ -2,8 +2,11 @@
 
     xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python scripts/take_screenshots.py [OUT_DIR]
 
-Runs the demo suite on both demo models into a fresh data folder first (about a minute), then
-opens the app, visits each screen and saves docs/screenshots/<screen>.png.
+Runs the demo suite on both demo models and on an "API model" first (about two minutes): the
+demo model again, behind llama-cpp-python's OpenAI-compatible server on loopback, priced like a
+small hosted model ($0.15 in / $0.60 out per million tokens), so the plot shows local and API
+models on one cost axis. Then it opens the app, visits each screen and saves
+docs/screenshots/<screen>.png, and the Add API model dialog as api-model.png.
 """
 
 from __future__ import annotations
@@ -22,18 +25,22 @@ DEMO = ROOT / "local_models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 VARIANT = ROOT / "local_models" / "SmolLM2-135M-Instruct.Q2_K.gguf"
 
 
-def make_demo_run() -> None:
+def make_demo_run(api_ref: str) -> None:
+    from desktop_app import settings as settings_module
     from desktop_app.providers.base import Sampling
     from desktop_app.runner.runner import Runner
     from desktop_app.settings import Settings, database_path
     from desktop_app.storage.store import Store
     from desktop_app.suites import load_suite
 
-    settings = Settings()
+    settings = Settings(api_models=[api_ref],
+                        price_overrides={api_ref: {"input_usd_per_mtok": 0.15, "output_usd_per_mtok": 0.6}})
+    settings_module.save(settings)
     store = Store(database_path(settings))
     runner = Runner(store, settings)
     run_id = runner.create_run(load_suite(ROOT / "resources/suites/demo.jsonl"),
-                               [runner.spec_for(DEMO), runner.spec_for(VARIANT)], Sampling(max_tokens=96))
+                               [runner.spec_for(DEMO), runner.spec_for(VARIANT), runner.spec_for(api_ref)],
+                               Sampling(max_tokens=96))
     for _ in runner.execute(run_id):
         pass
     store.close()
@@ -42,8 +49,20 @@ def make_demo_run() -> None:
 def main() -> int:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
-    make_demo_run()
+    from desktop_app import keys
+    from tests.servers import LlamaServer
 
+    server = LlamaServer(DEMO, threads=1)
+    try:
+        api_ref = f"openai-compatible:demo@{server.base_url}"
+        os.environ[keys.env_var(keys.name_for_url(server.base_url))] = server.api_key
+        make_demo_run(api_ref)
+        return shoot_screens(out, api_ref)
+    finally:
+        server.stop()
+
+
+def shoot_screens(out: Path, api_ref: str) -> int:
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -76,13 +95,21 @@ def main() -> int:
     compare.system_edit.setPlainText("You are a helpful assistant. Answer briefly.")
     compare.prompt_edit.setPlainText("Explain in two sentences why the sky is blue.")
     compare.max_tokens.setValue(64)
-    compare.picker.set_selected([DEMO, VARIANT])
+    compare.picker.set_selected([DEMO, VARIANT, api_ref])
     compare.start()
     deadline = time.monotonic() + 120
     while compare.is_running() and time.monotonic() < deadline:
         wait(0.2)
     wait(1)
     shoot("compare")
+
+    compare.picker.open_api_dialog()
+    dialog = compare.picker.api_dialog
+    dialog.model.setCurrentText("gpt-4o-mini")
+    wait(2)  # the key and price lookups run off the UI thread
+    dialog.grab().save(str(out / "api-model.png"))
+    print(f"saved {out / 'api-model.png'}")
+    dialog.reject()
     QTimer.singleShot(0, window.close)
     wait(1)
     return 0

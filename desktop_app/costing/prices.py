@@ -57,6 +57,27 @@ class PriceOverride:
         return f"${self.input_usd_per_mtok:g} in / ${self.output_usd_per_mtok:g} out per M tokens (your price)"
 
 
+def _price_text(price: Any) -> str:
+    """$0.15 in / $0.6 out per M tokens (cached input $0.075); the table's own words when it is unusual."""
+    tiered = False
+
+    def plain(value: Any) -> str | None:
+        nonlocal tiered
+        if hasattr(value, "base"):  # dearer above a prompt length: the base price, marked
+            tiered, value = True, value.base
+        try:
+            return f"${float(value):g}"
+        except (TypeError, ValueError):
+            return None
+
+    text_in, text_out = plain(price.input_mtok), plain(price.output_mtok)
+    if text_in is None or text_out is None:
+        return str(price)
+    cached = plain(price.cache_read_mtok) if price.cache_read_mtok is not None else None
+    return (f"{text_in} in / {text_out} out per M tokens" + (f" (cached input {cached})" if cached else "")
+            + (", more for long prompts" if tiered else ""))
+
+
 def genai_prices_version() -> str:
     try:
         return importlib.metadata.version("genai-prices")
@@ -80,7 +101,7 @@ class ApiPricing:
         if override is None:
             try:
                 calc = self._calc(1_000_000, 1_000_000, 0)
-                self._match = (calc.provider.id, calc.model.id, str(calc.model_price))
+                self._match = (calc.provider.id, calc.model.id, _price_text(calc.model_price))
             except LookupError:
                 pass
 

@@ -322,6 +322,7 @@ class SettingsPage(QWidget):
         form = self._form(group)
         self.api_list = self._list("apiModels", "API models offered next to local ones in Compare and Suites",
                                    "No API models added")
+        self.api_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # long URLs elide
         self.add_api_button = QPushButton("Add…")
         self.add_api_button.setObjectName("addApiModelSettings")
         self.add_api_button.setToolTip("Add an OpenAI, Anthropic or OpenAI-compatible model")

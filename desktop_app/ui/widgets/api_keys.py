@@ -55,6 +55,9 @@ class ApiKeys(QWidget):
                             f"not set (or set {keys.env_var(lookup.name)})")
             source.setObjectName("hint")
             source.setTextFormat(Qt.TextFormat.PlainText)
+            source.setWordWrap(True)  # environment variable names can be long: wrap, never widen the form
+            source.setMinimumWidth(60)
+            source.setToolTip(source.text())
             self.sources[lookup.name] = source
             set_button = QPushButton("Set…")
             set_button.setObjectName(f"setKey:{lookup.name}")
