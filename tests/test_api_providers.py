@@ -301,3 +301,20 @@ def test_a_missing_key_for_a_public_endpoint_says_how_to_set_it() -> None:
     _, result = collect(provider, Request.chat(PROMPT))
     assert result.finish_reason == "error"
     assert "no API key for anthropic" in result.error and "ANTHROPIC_API_KEY" in result.error
+
+
+def test_usage_from_a_server_that_reports_it_is_taken_as_reported() -> None:
+    """llama.cpp's server sends no usage in a stream; OpenAI does, in a last chunk with no choices."""
+    from openai.types import CompletionUsage
+    from openai.types.chat import ChatCompletionChunk
+
+    from desktop_app.providers.openai_api import _usage
+
+    chunk = ChatCompletionChunk.model_validate({
+        "id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini", "choices": [],
+        "usage": {"prompt_tokens": 1200, "completion_tokens": 80, "total_tokens": 1280,
+                  "prompt_tokens_details": {"cached_tokens": 1024}}})
+    assert isinstance(chunk.usage, CompletionUsage)
+    usage = _usage(chunk.usage)
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens) == (1200, 80, 1024)
+    assert usage.raw["total_tokens"] == 1280
