@@ -8,13 +8,13 @@ time the answer took on it.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.metadata
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from desktop_app.errors import UserError
 from desktop_app.providers.api import ApiModelSpec, estimate_prompt_tokens
 from desktop_app.providers.base import Request
+from desktop_app.versions import installed_version
 
 
 class PriceError(UserError):
@@ -79,10 +79,7 @@ def _price_text(price: Any) -> str:
 
 
 def genai_prices_version() -> str:
-    try:
-        return importlib.metadata.version("genai-prices")
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
+    return installed_version("genai-prices")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import multiprocessing
 import signal
 import threading
@@ -17,14 +16,12 @@ import psutil
 
 from desktop_app.providers import llama_worker
 from desktop_app.providers.base import ProviderError, Request, Result, Token
+from desktop_app.versions import installed_version
 
 
 def llama_cpp_version() -> str:
     """The installed llama-cpp-python version, without importing the native library."""
-    try:
-        return importlib.metadata.version("llama-cpp-python")
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
+    return installed_version("llama-cpp-python")
 
 
 @dataclass(frozen=True)
