@@ -175,13 +175,14 @@ def redact(text: str, secret: str | None) -> str:
 
 # The shared streaming loop ---------------------------------------------------------------------
 
-_ENDPOINT_SLOTS: dict[tuple[str, str], threading.BoundedSemaphore] = {}
+# Keyed by the bound too: a changed setting applies to the next requests, not after a restart.
+_ENDPOINT_SLOTS: dict[tuple[str, str, int], threading.BoundedSemaphore] = {}
 _SLOTS_LOCK = threading.Lock()
 
 
 def _slots(spec: ApiModelSpec) -> threading.BoundedSemaphore:
     with _SLOTS_LOCK:
-        key = (spec.provider, spec.endpoint)
+        key = (spec.provider, spec.endpoint, spec.max_concurrency)
         if key not in _ENDPOINT_SLOTS:
             _ENDPOINT_SLOTS[key] = threading.BoundedSemaphore(spec.max_concurrency)
         return _ENDPOINT_SLOTS[key]
