@@ -178,6 +178,7 @@ def test_two_local_models_and_an_api_model_side_by_side_land_on_one_tradeoff_plo
     assert status == "complete" and len(compare.columns) == 3
     api_column = next(c for c in compare.columns if c.model_key.startswith("demo@"))
     assert api_column.text.toPlainText() and "$" in api_column.metrics.text()
+    assert api_column._usd_per_token == pytest.approx(0.6 / 1e6), "the live estimate counts answer tokens"
     # An ad-hoc prompt has no checks: the person's verdicts are its grades.
     for verdict in (compare.columns[0].good, compare.columns[1].bad, api_column.good):
         verdict.click()

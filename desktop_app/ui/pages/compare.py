@@ -6,7 +6,7 @@ import json
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
                                QPushButton, QScrollArea, QSpinBox, QSplitter, QStackedWidget,
                                QToolButton, QVBoxLayout, QWidget)
 
-from desktop_app.providers.api import parse_model_ref
+from desktop_app.providers.api import ApiModelSpec, parse_model_ref
 from desktop_app.providers.base import Sampling
 from desktop_app.runner.events import (CaseFinished, CaseStarted, ModelFailed, ModelLoaded, ModelLoading,
                                        RunFinished, TokenStreamed)
@@ -43,12 +43,22 @@ def _import_run_modules() -> None:
     import desktop_app.storage.store  # noqa: F401
 
 
+def _token_price(runner: Any, spec: Any) -> float | None:
+    """What one answer token of an API model costs (None: a local model, unpriced or priced by the hour)."""
+    if not isinstance(spec, ApiModelSpec):
+        return None
+    usd = runner.pricing(spec).cost(0, 1_000_000).usd
+    return None if usd is None else usd / 1e6
+
+
 @dataclass(frozen=True)
 class Planned:
     """The run is stored and its models checked; keys are in the order the models were given."""
 
     run_id: str
     model_keys: list[str]
+    # An API model's price of one answer token, for the live cost estimate (None: local, or no price).
+    usd_per_output_token: dict[str, float | None] = field(default_factory=dict)
 
 
 class ComparePage(QWidget):
@@ -421,7 +431,8 @@ class ComparePage(QWidget):
                 runner = Runner(store, settings, catalog, ctx.hardware, pool=pool)
                 specs = [runner.spec_for(path) for path in model_paths]
                 run_id = runner.create_run(adhoc_suite(prompt, system), specs, sampling, kind="compare")
-                yield Planned(run_id, [m["model_key"] for m in store.run_models(run_id)])
+                keys = [m["model_key"] for m in store.run_models(run_id)]
+                yield Planned(run_id, keys, {key: _token_price(runner, spec) for key, spec in zip(keys, specs)})
                 yield from runner.execute(run_id, cancel, concurrent=True)
             finally:
                 store.close()
@@ -454,6 +465,8 @@ class ComparePage(QWidget):
             for key, column in self._by_key.items():
                 column.model_key = key
                 column.set_title(key)
+                if event.usd_per_output_token.get(key) is not None:
+                    column.set_token_price(event.usd_per_output_token[key])
                 if not column.finished:
                     column.set_state("waiting")
             self._set_status(f"Run {event.run_id} · {'stopping' if self._stopped else 'answering'}…")

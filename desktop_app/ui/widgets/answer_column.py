@@ -55,6 +55,7 @@ class AnswerColumn(QFrame):
         # For the live cost estimate: device watts x price. None for an API model, priced by its tokens
         # once the answer is in.
         self._usd_per_second = usd_per_second
+        self._usd_per_token: float | None = None
         self._pending: list[str] = []
         self._started_at: float | None = None
         self._first_at: float | None = None
@@ -174,9 +175,15 @@ class AnswerColumn(QFrame):
         if self._started_at:
             elapsed = time.perf_counter() - self._started_at
             parts.append(f"{elapsed:.1f} s")
-            if self._usd_per_second is not None:
+            if self._usd_per_token is not None:
+                parts.append(f"≈{format_usd(self.tokens * self._usd_per_token)}")
+            elif self._usd_per_second is not None:
                 parts.append(f"≈{format_usd(elapsed * self._usd_per_second)}")
         return " · ".join(parts)
+
+    def set_token_price(self, usd_per_token: float) -> None:
+        """An API model: the live estimate counts its answer tokens (the prompt is priced at the end)."""
+        self._usd_per_token = usd_per_token
 
     def finish(self, row: dict[str, Any], reused: bool = False) -> None:
         """Show the stored answer: its exact text and measurements replace the live ones."""
