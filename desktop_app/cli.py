@@ -478,8 +478,10 @@ def cmd_models_available(args: argparse.Namespace) -> int:
     from desktop_app.providers.api import ApiModelSpec
     from desktop_app.providers.registry import api_provider
 
+    if args.provider == "openai-compatible" and not args.base_url:
+        raise UserError("give the server's address: --base-url http://host:port/v1")
     spec = ApiModelSpec(args.provider, "any", args.base_url)
-    for name in api_provider(spec).list_models():
+    for name in api_provider(spec, label=args.provider).list_models():
         print(f"{args.provider}:{name}" + (f"@{args.base_url}" if args.provider == "openai-compatible" else ""))
     return 0
 
