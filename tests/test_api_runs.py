@@ -259,3 +259,14 @@ def test_no_key_reaches_the_database_logs_or_output(modelscout_home: Path, small
             assert secret.encode() not in path.read_bytes(), f"{secret} leaked into {path}"
         for text in outputs:
             assert secret not in text
+
+
+def test_models_available_lists_a_servers_models_as_run_references(modelscout_home: Path, llama_server) -> None:
+    from desktop_app import keys
+
+    var = keys.env_var(keys.name_for_url(llama_server.base_url))
+    proc = modelscout("models", "available", "openai-compatible", "--base-url", llama_server.base_url,
+                      home=modelscout_home, env={var: llama_server.api_key})
+    assert proc.stdout.split() == [compatible_ref(llama_server.base_url)]
+    missing = modelscout("models", "available", "openai-compatible", home=modelscout_home, check=False)
+    assert missing.returncode == 1 and "--base-url" in missing.stderr
