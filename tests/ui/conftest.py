@@ -44,3 +44,21 @@ def styled(qapp):
     yield
     qapp.setStyleSheet(sheet)
     qapp.setStyle(style)
+
+
+@pytest.fixture
+def open_page(qtbot):
+    """Build a screen on a context, shown at a given size; every screen built is shut down afterwards."""
+    pages = []
+
+    def build(page_class, ctx, size=(1080, 760)):
+        page = page_class(ctx)
+        qtbot.addWidget(page)
+        pages.append(page)
+        page.resize(*size)
+        page.show()
+        return page
+
+    yield build
+    for page in pages:
+        page.shutdown()

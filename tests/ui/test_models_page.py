@@ -41,23 +41,15 @@ def no_other_apps(monkeypatch):
 
 
 @pytest.fixture
-def make_page(qtbot):
-    pages = []
-
+def make_page(qtbot, open_page):
     def make(ctx: AppContext) -> ModelsPage:
-        page = ModelsPage(ctx)
-        qtbot.addWidget(page)
-        pages.append(page)
-        page.resize(1100, 720)
-        page.show()
+        page = open_page(ModelsPage, ctx, (1100, 720))
         if page.is_scanning():
             with qtbot.waitSignal(page.scanned, timeout=SCAN_MS):
                 pass
         return page
 
-    yield make
-    for page in pages:
-        page.shutdown()
+    return make
 
 
 def cell(page: ModelsPage, path: Path, column: int) -> str:

@@ -20,20 +20,8 @@ SHOTS = Path("/tmp/shots")
 
 
 @pytest.fixture
-def make_page(qtbot):
-    pages = []
-
-    def make(ctx: AppContext) -> SettingsPage:
-        page = SettingsPage(ctx)
-        qtbot.addWidget(page)
-        pages.append(page)
-        page.resize(1080, 760)
-        page.show()
-        return page
-
-    yield make
-    for page in pages:
-        page.shutdown()
+def make_page(open_page):
+    return lambda ctx: open_page(SettingsPage, ctx)
 
 
 @pytest.fixture
