@@ -17,7 +17,7 @@ from typing import Any
 from desktop_app import __version__, paths
 from desktop_app import settings as settings_module
 from desktop_app.errors import UserError
-from desktop_app.units import format_bytes, format_usd
+from desktop_app.units import format_bytes, format_usd, format_usd_per_1k
 
 log = logging.getLogger("modelscout")
 
@@ -218,6 +218,10 @@ def cmd_models_list(args: argparse.Namespace) -> int:
             print(f"  {e['label']}: {e['error']}", file=sys.stderr)
     print(f"{len(entries)} models; fit at a context of {settings.context_size} tokens on {hardware.summary()}",
           file=sys.stderr)
+    if hardware.cpu_only_build:
+        from desktop_app.providers.llama_caps import gpu_build_hint
+
+        print(gpu_build_hint(hardware.gpus[0].backend), file=sys.stderr)
     return 0
 
 
@@ -242,12 +246,17 @@ def cmd_models_inspect(args: argparse.Namespace) -> int:
         ("context length", info.context_length), ("layers", info.layers),
         ("embedding size", info.embedding_size),
         ("attention heads", f"{info.attention_heads} (KV heads {info.kv_heads}, head size {info.head_size})"),
-        ("vocabulary", info.vocab_size), ("chat template", "yes" if info.has_chat_template else "no"),
+        ("vocabulary", info.vocab_size),
+        ("chat template", "yes" if info.has_chat_template else "no: probably a base model"),
         ("licence", info.license or "not stated"),
         ("fit", f"{_verdict(fit.to_dict())}: {fit.reason}"),
     ]
     width = max(len(k) for k, _ in lines)
     print("\n".join(f"{k.ljust(width)}  {v if v is not None else '-'}" for k, v in lines))
+    if hardware.cpu_only_build:  # a GPU is here but this llama.cpp cannot use it: say how to get one that can
+        from desktop_app.providers.llama_caps import gpu_build_hint
+
+        print(f"\n{gpu_build_hint(hardware.gpus[0].backend)}")
     return 0
 
 
@@ -312,14 +321,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         estimates = runner.estimate_cost(suite, specs, sampling)
         _print_estimates(estimates, args.max_cost)
         if args.dry_run:
-            runner.plan_models(specs)  # every check a real run makes: files, fit, keys
+            runner.check_prices(runner.plan_models(specs), args.max_cost)  # every check a real run makes
             print("dry run: every model is ready; nothing was run or stored", file=sys.stderr)
             return 0
         run_id = runner.create_run(suite, specs, sampling, max_cost_usd=args.max_cost)
     print(f"run {run_id}", file=sys.stderr)
     cancel = threading.Event()
     status = _drive(runner, run_id, cancel, reuse=not args.no_reuse, max_cost=args.max_cost)
-    summary = _summary(store, run_id)
+    summary = _summary(store, run_id, settings)
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2))
     else:
@@ -342,8 +351,9 @@ def _print_estimates(estimates: list[Any], cap: float | None) -> None:
         print(f"{e.model_key}: {e.requests} requests, {most} ({e.price})", file=sys.stderr)
     if priced:
         total = sum(e.worst_usd for e in priced)
-        line = (f"API estimate: at most {_usd(total)} (prompts counted at 3 characters a token, every "
-                f"answer at its token limit)")
+        line = (f"API estimate: at most {_usd(total)} (prompts counted high: a token for every 3 letters, "
+                f"every digit and sign, and every byte of other scripts and emoji; every answer at its "
+                f"token limit)")
         if cap is not None:
             line += (f"; the cap of {_usd(cap)} stops the run before it would go over"
                      if total > cap else f"; within the cap of {_usd(cap)}")
@@ -380,6 +390,9 @@ def _drive(runner: Any, run_id: str, cancel: threading.Event, reuse: bool,
                 progress.note(f"{event.model_key}: cost cap reached ({_usd(event.spent_usd)} of "
                               f"{_usd(event.cap_usd)} spent; the next request could cost up to "
                               f"{_usd(event.next_request_usd)}): no more requests sent")
+            elif isinstance(event, ev.PriceNeeded):
+                progress.note(f"{event.model_key}: no price known, so the cost cap cannot bound it: no "
+                              f"requests sent; set one with `modelscout prices set {event.model_ref} ...`")
             elif isinstance(event, ev.RunFinished):
                 status = event.status
                 if event.reason and event.reason != "cancelled":
@@ -446,14 +459,16 @@ class _Progress:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-
-    summary = _summary(_store(), args.run_id)
+    settings = settings_module.load()
+    summary = _summary(_store(settings), args.run_id, settings)
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2))
     else:
         run = summary.run
         print(f"run {run['id']} · {run['suite_name']} v{run['suite_version']} · {run['status']} · "
               f"{run['created_at'][:19].replace('T', ' ')} UTC")
+        if run.get("status_reason"):
+            print(run["status_reason"])
         print(_comparison(summary))
     return 0
 
@@ -498,11 +513,13 @@ def cmd_project(args: argparse.Namespace) -> int:
     print(f"{volume.requests_per_day:,.0f} requests a day, {volume.input_tokens} tokens in and "
           f"{volume.output_tokens} out each; hardware {_usd(result.hardware_usd)} over "
           f"{result.hardware_lifetime_years:g} years")
-    print(_table(["model", "kind", "time/request", "$/request", "$/month", "note"],
+    print(_table(["model", "kind", "time/request", "$/1K requests", "$/month", "note"],
                  [[m.model, "local" if m.local else "API", _num(m.seconds_per_request, "{:.1f} s"),
-                   _usd(m.usd_per_request), _usd(m.monthly_usd), m.note] for m in result.models]))
+                   format_usd_per_1k(m.usd_per_request), _usd(m.monthly_usd), m.note] for m in result.models]))
     for b in result.break_evens:
         print(f"{b.local} vs {b.api}: {b.note}")
+    for line in ([result.order_note] if result.order_note else []) + result.measurement_notes:
+        print(line)
     return 0
 
 
@@ -596,25 +613,35 @@ def _store(settings: Any = None) -> Any:
     return Store(settings_module.database_path(settings or settings_module.load()))
 
 
-def _summary(store: Any, run_id: str) -> Any:
+def _summary(store: Any, run_id: str, settings: Any) -> Any:
     from desktop_app.analysis.summary import summarize
 
-    return summarize(store, run_id)
+    return summarize(store, run_id, settings)
 
 
 def _comparison(summary: Any) -> str:
+    """The per-model table; speeds that come with a note (measured under load, sharing the CPU, in
+    another run) are starred, and the notes follow the table."""
     rows = []
+    notes = []
     for m in summary.models:
+        star = ""
+        if m.measurement_notes:
+            star = "*" * (len(notes) + 1)
+            notes.append(f"{star} {m.model}: " + "; ".join(m.measurement_notes))
         quality = "-" if m.quality is None else f"{m.quality:.0%}"
         if m.quality_low is not None:
             quality += f" ({m.quality_low:.0%}-{m.quality_high:.0%})"
         rows.append([
             m.model, f"{m.answered}/{m.cases}", f"{m.passed}/{m.graded}", quality, str(m.errors),
-            _num(m.tokens_per_second, "{:.1f}"), _num(m.time_to_first_token_ms, "{:.0f} ms"),
-            _usd(m.cost_per_answer_usd), _usd(m.cost_per_million_tokens_usd),
+            _num(m.tokens_per_second, "{:.1f}") + star, _num(m.time_to_first_token_ms, "{:.0f} ms"),
+            (str(m.threads) if m.threads else "-") if m.is_local else "API",
+            format_usd_per_1k(m.cost_per_answer_usd), _usd(m.cost_per_million_tokens_usd),
         ])
-    return _table(["model", "answers", "passed", "quality (95% CI)", "errors", "tok/s", "first token",
-                   "$/answer", "$/M tokens"], rows)
+    # Per 1,000 answers: one answer often costs a fraction of a cent, hard to compare down a column.
+    table = _table(["model", "answers", "passed", "quality (95% CI)", "errors", "tok/s", "first token",
+                    "threads", "$/1K answers", "$/M tokens"], rows)
+    return "\n".join([table, *notes])
 
 
 # formatting ---------------------------------------------------------------------------------

@@ -43,6 +43,12 @@ class Settings:
     api_timeout_s: float = 60.0
     api_max_retries: int = 4
     api_max_concurrency: int = 4
+    # An answer to a moving model alias (gpt-4o-mini) is reused only this many days after it was given.
+    api_reuse_days: float = 7.0
+    # An API model priced per hour is cut off after this long, so a cost cap can reserve its worst case.
+    api_max_answer_s: float = 300.0
+    # The prompt format per local model file, when the user chose one (see LocalModelSpec.chat_template).
+    chat_templates: dict[str, str] = field(default_factory=dict)
 
     def validate(self, where: str = "settings") -> None:
         def bad(name: str, why: str) -> SettingsError:
@@ -74,6 +80,10 @@ class Settings:
             raise bad("api_max_retries", "must be 0 or more")
         if self.api_max_concurrency < 1:
             raise bad("api_max_concurrency", "must be 1 or more")
+        if self.api_reuse_days < 0:
+            raise bad("api_reuse_days", "must be 0 or more days (0: never reuse an API answer)")
+        if self.api_max_answer_s <= 0:
+            raise bad("api_max_answer_s", "must be more than 0 seconds")
         from desktop_app.costing.prices import PriceError, PriceOverride
         from desktop_app.providers.api import parse_model_ref
 
@@ -135,6 +145,9 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "api_timeout_s": (float,),
     "api_max_retries": (int,),
     "api_max_concurrency": (int,),
+    "api_reuse_days": (float,),
+    "api_max_answer_s": (float,),
+    "chat_templates": (dict,),
 }
 
 

@@ -50,6 +50,25 @@ def demo_variant(demo_model: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     return quantize(demo_model, "Q2_K", tmp_path_factory.mktemp("variant") / DEMO_VARIANT.name)
 
 
+@pytest.fixture(scope="session")
+def templateless_model(demo_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo model with its chat template removed, as a base model's file would be (real weights)."""
+    from tests.ggufs import copy_gguf_without
+
+    return copy_gguf_without(demo_model, tmp_path_factory.mktemp("templateless") / "SmolLM2-135M-no-template.gguf",
+                             ("tokenizer.chat_template",))
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    """A run database of the test's own."""
+    from desktop_app.storage.store import Store
+
+    db = Store(tmp_path / "runs.db")
+    yield db
+    db.close()
+
+
 @pytest.fixture
 def tiny_model(tmp_path: Path) -> Path:
     return write_tiny_gguf(tmp_path / "tiny.gguf")

@@ -224,3 +224,38 @@ def write_big_vocab_gguf(path: str | Path, vocab_size: int = 262144, merges: int
     with open(path, "wb") as file:
         file.write(meta + padding + b"\0" * offset)
     return path
+
+
+# --- a real model's copy with some metadata removed (the gguf package's reader and writer) ---
+
+
+def copy_gguf_without(source: str | Path, target: str | Path, remove: tuple[str, ...]) -> Path:
+    """Copy a GGUF, all its metadata and tensors byte for byte, except the keys in `remove`.
+
+    Done the way the gguf package's own gguf_new_metadata.py script does it, so the copy is what a
+    user's re-packed model would be (e.g. a base model: the demo model without its chat template).
+    """
+    target = Path(target)
+    reader = gguf.GGUFReader(str(source))
+    arch_field = reader.get_field(gguf.Keys.General.ARCHITECTURE)
+    writer = gguf.GGUFWriter(str(target), arch=arch_field.contents(), endianess=reader.endianess)
+    alignment = reader.get_field(gguf.Keys.General.ALIGNMENT)
+    if alignment is not None:
+        writer.data_alignment = alignment.contents()
+    for field in reader.fields.values():
+        # GGUF.* are the reader's virtual fields; the writer writes the architecture itself.
+        if field.name == gguf.Keys.General.ARCHITECTURE or field.name.startswith("GGUF.") or field.name in remove:
+            continue
+        value_type = field.types[0]
+        sub_type = field.types[-1] if value_type == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(field.name, field.contents(), value_type, sub_type=sub_type)
+    for tensor in reader.tensors:
+        writer.add_tensor_info(tensor.name, tensor.data.shape, tensor.data.dtype, tensor.data.nbytes,
+                               tensor.tensor_type)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_ti_data_to_file()
+    for tensor in reader.tensors:
+        writer.write_tensor_data(tensor.data, tensor_endianess=reader.endianess)
+    writer.close()
+    return target

@@ -74,6 +74,15 @@ class LlamaServer:
         with urllib.request.urlopen(request, timeout=120) as response:
             return json.loads(response.read())
 
+    def tokenize(self, text: str) -> list[int]:
+        """The served model's own tokens for `text` (llama-cpp-python's /extras/tokenize; no BOS)."""
+        root = self.base_url.removesuffix("/v1")
+        request = urllib.request.Request(f"{root}/extras/tokenize", data=json.dumps({"input": text}).encode(),
+                                         headers={"Authorization": f"Bearer {self.api_key}",
+                                                  "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())["tokens"]
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
@@ -117,6 +126,7 @@ class Fault:
     body: dict[str, Any] | None = None
     delay_s: float = 0.0  # wait this long before passing the request on
     drop_after_bytes: int | None = None  # pass it on, then cut the connection mid-body
+    empty: bool = False  # end the stream at once, cleanly, with no text and no usage (a cut-off request)
 
 
 class _ProxyHandler(BaseHTTPRequestHandler):
@@ -155,6 +165,18 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self.send_response(fault.status)
             for name, value in {"Content-Type": "application/json", **fault.headers}.items():
                 self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(payload)
+            return
+        if fault and fault.empty:
+            # What a server sends when it drops a request for another one: a finished, empty stream.
+            chunk = {"id": "cut", "object": "chat.completion.chunk", "created": int(time.time()), "model": "demo",
+                     "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+            payload = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
             self.send_header("Content-Length", str(len(payload)))
             self.send_header("Connection", "close")
             self.end_headers()

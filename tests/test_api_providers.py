@@ -3,6 +3,8 @@ a fault-injecting proxy in front of it, and a server speaking Anthropic's stream
 
 from __future__ import annotations
 
+import dataclasses
+import random
 import threading
 import time
 
@@ -10,7 +12,16 @@ import pytest
 
 from desktop_app import keys
 from desktop_app.errors import UserError
-from desktop_app.providers.api import ApiModelSpec, Backoff, parse_model_ref, redact, retry_after_seconds
+from desktop_app.providers.api import (
+    MESSAGE_OVERHEAD_TOKENS,
+    REPLY_OVERHEAD_TOKENS,
+    ApiModelSpec,
+    Backoff,
+    estimate_prompt_tokens,
+    parse_model_ref,
+    redact,
+    retry_after_seconds,
+)
 from desktop_app.providers.base import Request, Result, Sampling, Token
 from desktop_app.providers.registry import api_provider
 from tests.servers import FakeAnthropic, Fault, FaultProxy
@@ -75,9 +86,22 @@ def test_retry_after_reads_seconds_dates_and_milliseconds() -> None:
     http_date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 30))
     assert 25 < retry_after_seconds({"retry-after": http_date}) <= 30
     assert retry_after_seconds({"retry-after": "soon"}) is None and retry_after_seconds({}) is None
-    delays = [Backoff(base_s=1, cap_s=8).delay(n) for n in range(6)]
-    assert all(0.5 * min(8, 2 ** n) <= d <= min(8, 2 ** n) for n, d in enumerate(delays))
-    assert Backoff().delay(0, retry_after_s=7) == 7
+
+
+def test_backoff_draws_full_jitter_and_retry_after_wins_when_longer() -> None:
+    rng = random.Random(8)
+    backoff = Backoff(base_s=1, cap_s=8)
+    for attempt, ceiling in enumerate((1, 2, 4, 8, 8, 8)):
+        draws = [backoff.delay(attempt, rng=rng) for _ in range(2000)]
+        assert all(0 <= d <= ceiling for d in draws)
+        # Uniform over the whole range, not its upper half (equal jitter): a quarter fall in each quarter.
+        for quarter in range(4):
+            share = sum(quarter * ceiling / 4 <= d < (quarter + 1) * ceiling / 4 for d in draws) / len(draws)
+            assert 0.2 < share < 0.3, (attempt, quarter, share)
+        assert sum(draws) / len(draws) == pytest.approx(ceiling / 2, rel=0.06)
+    assert Backoff().delay(0, retry_after_s=7, rng=rng) == 7
+    short = [backoff.delay(3, retry_after_s=0.5, rng=rng) for _ in range(200)]
+    assert all(0.5 <= d <= 8 for d in short) and max(short) > 4, "a shorter Retry-After does not cut the wait"
 
 
 def test_redact_hides_the_key_and_anything_shaped_like_one() -> None:
@@ -117,6 +141,55 @@ def test_stop_strings_and_the_token_limit_end_the_answer(llama_server) -> None:
     _, stopped = collect(provider, Request.chat("Count from 1 to 30, separated by commas.",
                                                 sampling=Sampling(max_tokens=60, stop=("5",))))
     assert stopped.ok and "5" not in stopped.text and stopped.finish_reason == "stop"
+
+
+def test_more_stop_strings_than_the_api_takes_are_all_honoured(llama_server, proxy) -> None:
+    prompt, sampling = "List the days of the week, one per line.", Sampling(max_tokens=60)
+    full = llama_server.chat({"messages": [{"role": "user", "content": prompt}], "max_tokens": 60,
+                              "temperature": 0})["choices"][0]["message"]["content"]
+    # The first four never occur; the sixth, spanning several tokens, comes before the fifth.
+    stops = ("Zebra", "Quartz", "Xylophone", "@@@", "Saturday", "day, Thurs")
+    assert all(s not in full for s in stops[:4]) and full.index(stops[5]) < full.index(stops[4])
+    provider = compatible(proxy.base_url, llama_server.api_key)
+    tokens, result = collect(provider, Request.chat(prompt, sampling=dataclasses.replace(sampling, stop=stops)))
+
+    assert result.ok and result.finish_reason == "stop"
+    assert result.text == "".join(tokens) == full[:full.index("day, Thurs")], "nothing past the stop is streamed"
+    assert proxy.seen[-1]["body"]["stop"] == list(stops[:4]), "the API takes at most four"
+    # Reading ends at the stop: the rest of the answer is left unread on the stream (then closed).
+    holder: dict = {}
+    request = Request.chat(prompt, sampling=dataclasses.replace(sampling, stop=stops))
+    assert "".join(chunk.text for chunk in provider._open(request, set(), holder)) == result.text
+    assert next(iter(holder["stream"]), None) is not None
+    holder["stream"].close()
+    provider.close()
+
+
+TOKENIZER_SAMPLES = {
+    "japanese": "日本の首都はどこですか？東京について詳しく説明してください。",
+    "chinese": "请用中文解释量子计算的基本原理，以及它与经典计算的区别。",
+    "korean": "한국의 수도는 어디입니까? 서울에 대해 설명해 주세요.",
+    "emoji": "Rate these 😀😃😄😁😆😅🤣😂🙂🙃 and 👨‍👩‍👧‍👦 🏳️‍🌈 🇳🇴 ✨🔥💯",
+    "python": "def fib(n: int) -> int:\n    if n < 2:\n        return n\n    return fib(n - 1) + fib(n - 2)\n",
+    "javascript": "const x={a:1,b:[2,3],c:{d:'e'}};if(x.a!==1){throw new Error(`bad ${x.a}`)}",
+    "digits": "3.14159265358979323846264338327950288419716939937510 2718281828459045",
+    "hash": "sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "mixed": "The word 日本 means Japan 🇯🇵; in code: `x = \"東京\"  # Tokyo` costs ¥1,000.",
+}
+
+
+@pytest.mark.parametrize("name", TOKENIZER_SAMPLES)
+def test_the_prompt_estimate_never_counts_below_a_real_tokenizer(llama_server, name: str) -> None:
+    """The demo model's small, English-leaning vocabulary splits CJK, emoji and code finely."""
+    text = TOKENIZER_SAMPLES[name]
+    real = len(llama_server.tokenize(text))
+    alone = estimate_prompt_tokens(Request(({"role": "user", "content": text},)))
+    assert alone - MESSAGE_OVERHEAD_TOKENS - REPLY_OVERHEAD_TOKENS >= real
+    # And a whole request against what the server counts through its chat template.
+    request = Request.chat(text, system="Answer briefly.")
+    reported = llama_server.chat({"messages": [dict(m) for m in request.messages], "max_tokens": 1,
+                                  "temperature": 0})["usage"]["prompt_tokens"]
+    assert estimate_prompt_tokens(request) >= reported
 
 
 def test_the_openai_provider_finds_its_key_in_the_keychain(llama_server) -> None:

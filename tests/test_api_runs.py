@@ -30,13 +30,6 @@ PRICE = {"input_usd_per_mtok": 0.5, "output_usd_per_mtok": 1.5}
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    db = Store(tmp_path / "runs.db")
-    yield db
-    db.close()
-
-
-@pytest.fixture
 def proxy(llama_server):
     proxy = FaultProxy(llama_server.base_url)
     yield proxy
@@ -203,7 +196,7 @@ def test_keys_and_prices_commands(modelscout_home: Path) -> None:
 
     ref = "openai-compatible:m@https://gpu.example.com/v1"
     modelscout("prices", "set", ref, "--per-hour", "2.5", home=modelscout_home)
-    assert "$2.5/hour" in modelscout("prices", "list", home=modelscout_home).stdout
+    assert "$2.50/hour" in modelscout("prices", "list", home=modelscout_home).stdout
     bad = modelscout("prices", "set", ref, "--input", "1", home=modelscout_home, check=False)
     assert bad.returncode == 1 and "both the input and the output" in bad.stderr
     modelscout("prices", "delete", ref, home=modelscout_home)
@@ -221,7 +214,8 @@ def test_dry_run_shows_the_estimate_and_stores_nothing(modelscout_home: Path, sm
     proc = modelscout("run", "--suite", str(small_suite), "--model", "openai:gpt-4o-mini", "--max-cost", "0.000001",
                       "--dry-run", home=modelscout_home, env={"OPENAI_API_KEY": "sk-test-dry-run-000000"})
     assert "openai:gpt-4o-mini: 3 requests, at most $" in proc.stderr
-    assert "the cap of $1e-6 stops the run before it would go over" in proc.stderr
+    assert "the cap of $0.000001 stops the run before it would go over" in proc.stderr
+    assert "every byte of other scripts and emoji" in proc.stderr
     assert "nothing was run or stored" in proc.stderr
     runs = modelscout("runs", "--json", home=modelscout_home).stdout
     assert json.loads(runs) == []

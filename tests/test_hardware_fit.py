@@ -347,3 +347,153 @@ def test_fit_to_dict_is_json_ready() -> None:
     data = json.loads(json.dumps(fit.to_dict()))
     assert Fit(**data) == fit
     assert fit.fits and data["verdict"] == PARTIAL_GPU
+
+
+# --- a GPU that the installed llama.cpp cannot use -------------------------------------------------
+
+def _llama_has_gpu_libraries() -> bool:
+    """Whether the installed llama-cpp-python ships a GPU backend library (libggml-cuda, -metal, -vulkan...)."""
+    from desktop_app.providers import llama_caps
+
+    package = llama_caps._llama_package()
+    names = [p.name for folder in (package / "lib", package) if folder.is_dir() for p in folder.iterdir()] \
+        if package else []
+    return any(re.match(r"(lib)?ggml-(cuda|metal|vulkan|hip|sycl|opencl|musa|cann)", name) for name in names)
+
+
+GPU_BUILD_INSTALLED = _llama_has_gpu_libraries()  # False here: `make setup` builds for the CPU
+
+
+def test_a_cpu_only_llama_build_puts_nothing_on_the_gpu() -> None:
+    gpu = nvidia(7 * GiB)
+    cpu_build = dataclasses.replace(machine(64 * GiB, gpu), gpu_offload=False)
+    fit = estimate_fit(llama_70b(), cpu_build)
+    assert fit.verdict == CPU_ONLY and fit.gpu_layers == 0
+    assert fit.available_bytes == usable(64 * GiB)  # compared against RAM, not VRAM
+    assert "CPU-only build" in fit.reason and 'CMAKE_ARGS="-DGGML_CUDA=on"' in fit.reason
+    assert "NVIDIA GeForce RTX 4060 unused" in fit.reason and "layers" not in fit.reason
+    # Even a model the GPU alone would hold runs from RAM, or does not fit when RAM is short.
+    big_gpu = nvidia(78 * GiB, vram_total=80 * GiB)
+    small_ram = dataclasses.replace(machine(8 * GiB, big_gpu), gpu_offload=False)
+    short = estimate_fit(llama_70b(), small_ram)
+    assert short.verdict == WILL_NOT_FIT and short.gpu_layers == 0 and "CPU-only build" in short.reason
+    # An Apple GPU with a CPU-only build: the Metal switch.
+    metal = Gpu(backend="metal", name="Apple M2", vram_total=64 * GiB, vram_free=60 * GiB, shares_ram=True)
+    apple = estimate_fit(llama_70b(), dataclasses.replace(machine(60 * GiB, metal), gpu_offload=False))
+    assert apple.verdict == CPU_ONLY and '"-DGGML_METAL=on"' in apple.reason
+
+
+def test_an_unknown_or_gpu_build_keeps_offloading() -> None:
+    for offload in (None, True):
+        hw = dataclasses.replace(machine(64 * GiB, nvidia(7 * GiB)), gpu_offload=offload)
+        fit = estimate_fit(llama_70b(), hw)
+        assert fit.verdict == PARTIAL_GPU and fit.gpu_layers == 11 and "CPU-only" not in fit.reason
+        assert hw.can_offload and not hw.cpu_only_build
+    no_gpu = dataclasses.replace(machine(64 * GiB), gpu_offload=False)
+    assert not no_gpu.can_offload and not no_gpu.cpu_only_build  # nothing to leave unused
+    assert "CPU-only" not in estimate_fit(llama_70b(), no_gpu).reason
+
+
+def test_gpu_offload_round_trips_and_older_records_read_as_unknown() -> None:
+    hw = dataclasses.replace(machine(12 * GiB, nvidia(7 * GiB)), gpu_offload=False)
+    assert Hardware.from_dict(json.loads(json.dumps(hw.to_dict()))) == hw
+    old = hw.to_dict()
+    del old["gpu_offload"]
+    assert Hardware.from_dict(old).gpu_offload is None
+    assert hw.summary().endswith("AVX2, NVIDIA GeForce RTX 4060 (unused: CPU-only llama.cpp build)")
+
+
+def test_the_runner_offloads_no_layers_with_a_cpu_only_build(demo_model: Path) -> None:
+    from desktop_app.runner.runner import Runner
+    from desktop_app.settings import Settings
+
+    def layers(offload: bool | None, **override: int) -> int:
+        hw = dataclasses.replace(machine(16 * GiB, nvidia(7 * GiB)), gpu_offload=offload)
+        return Runner(None, Settings(gpu_layers=-1), hardware=hw).spec_for(demo_model, **override).n_gpu_layers
+
+    assert layers(False) == 0 and layers(False, gpu_layers=12) == 0
+    assert layers(None) == -1 and layers(True, gpu_layers=12) == 12
+
+
+def test_models_inspect_gives_the_cpu_verdict_and_the_way_to_a_gpu_build(demo_model, monkeypatch, capsys) -> None:
+    from desktop_app import cli
+
+    hw = dataclasses.replace(machine(16 * GiB, nvidia(7 * GiB)), gpu_offload=False)
+    monkeypatch.setattr(hardware_module, "probe", lambda: hw)
+    assert cli.main(["models", "inspect", str(demo_model)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^fit +CPU: .*CPU-only build", out, re.M), out
+    assert "The installed llama-cpp-python was built for the CPU only" in out
+    assert 'CMAKE_ARGS="-DGGML_CUDA=on"' in out and "--no-deps" in out and "llama-cpp-python==" in out
+    assert cli.main(["models", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed and all(e["fit"]["gpu_layers"] == 0 for e in listed if "fit" in e)
+
+
+def test_llama_capabilities_are_asked_once_then_read_from_the_cache(monkeypatch) -> None:
+    from desktop_app import paths
+    from desktop_app.providers import llama_caps
+
+    monkeypatch.setattr(llama_caps, "_cached", None)
+    caps = llama_caps.capabilities()  # a real llama.cpp, in a throwaway process
+    assert not caps.error
+    assert caps.gpu_offload is GPU_BUILD_INSTALLED
+    assert "chatml" in caps.chat_templates and "llama3" in caps.chat_templates
+    assert caps.version == llama_caps.installed_version("llama-cpp-python")
+    cached = list(paths.cache_dir().glob("llama-capabilities-*.json"))
+    assert len(cached) == 1 and json.loads(cached[0].read_text())["gpu_offload"] is GPU_BUILD_INSTALLED
+
+    def no_process(version: str):
+        raise AssertionError("asked llama.cpp again")
+
+    monkeypatch.setattr(llama_caps, "_ask", no_process)
+    assert llama_caps.capabilities() == caps  # from memory
+    monkeypatch.setattr(llama_caps, "_cached", None)
+    assert llama_caps.capabilities() == caps  # from the file, as a new app start would
+
+
+def test_a_rebuilt_llama_cpp_is_asked_again(tmp_path, monkeypatch) -> None:
+    """Reinstalling the same version with CMAKE_ARGS changes its libraries, so the cached answer is stale."""
+    from desktop_app.providers import llama_caps
+
+    package = tmp_path / "llama_cpp"
+    (package / "lib").mkdir(parents=True)
+    (package / "lib" / "libggml-cpu.so").write_bytes(b"cpu")
+    monkeypatch.setattr(llama_caps, "_llama_package", lambda: package)
+    monkeypatch.setattr(llama_caps, "_cached", None)
+    asked: list[bool] = []
+
+    def ask(version: str) -> llama_caps.LlamaCapabilities:
+        asked.append(len(asked) > 0)
+        return llama_caps.LlamaCapabilities(version, asked[-1], ("chatml",))
+
+    monkeypatch.setattr(llama_caps, "_ask", ask)
+    assert llama_caps.capabilities().gpu_offload is False
+    assert llama_caps.capabilities().gpu_offload is False and len(asked) == 1
+    (package / "lib" / "libggml-cuda.so").write_bytes(b"cuda")
+    assert llama_caps.capabilities().gpu_offload is True and len(asked) == 2
+
+
+def test_a_failed_question_is_not_cached_and_reads_as_unknown(monkeypatch) -> None:
+    from desktop_app import paths
+    from desktop_app.providers import llama_caps
+
+    monkeypatch.setattr(llama_caps, "_cached", None)
+    monkeypatch.setattr(llama_caps, "build_id", lambda version: "broken-build")
+    monkeypatch.setattr(llama_caps, "_ask", lambda version: llama_caps.LlamaCapabilities(
+        version, False, (), error="llama.cpp could not be asked: its process exited with code 1"))
+    monkeypatch.setattr(hardware_module, "_nvidia_gpus", lambda: [nvidia(7 * GiB)])
+    hw = probe()
+    assert hw.gpu_offload is None and hw.can_offload  # unknown: today's behaviour, not a false "CPU only"
+    assert not list(paths.cache_dir().glob("llama-capabilities-*.json"))
+
+
+def test_probe_asks_llama_cpp_when_it_finds_a_gpu(monkeypatch) -> None:
+    here = probe()
+    if not here.gpus:
+        assert here.gpu_offload is None  # no GPU: nothing to ask llama.cpp
+    monkeypatch.setattr(hardware_module, "_nvidia_gpus", lambda: [nvidia(7 * GiB)])
+    hw = probe()  # llama_caps' real answer for this machine's llama.cpp
+    assert hw.gpu_offload is GPU_BUILD_INSTALLED
+    assert hw.cpu_only_build is not GPU_BUILD_INSTALLED
+    assert ("(unused: CPU-only llama.cpp build)" in hw.summary()) is not GPU_BUILD_INSTALLED

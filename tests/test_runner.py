@@ -23,13 +23,6 @@ SAMPLING = Sampling(max_tokens=24)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    db = Store(tmp_path / "runs.db")
-    yield db
-    db.close()
-
-
-@pytest.fixture
 def runner(store: Store) -> Runner:
     return Runner(store, Settings(threads=2, context_size=1024), ModelCatalog())
 

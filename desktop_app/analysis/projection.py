@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from desktop_app.analysis.summary import ModelSummary, summarize
@@ -64,13 +64,17 @@ class Projection:
     hardware_lifetime_years: float
     models: list[ModelProjection]
     break_evens: list[BreakEven]
+    # When the projection ranks models by cost otherwise than the run's own answers do, why (one line).
+    order_note: str = ""
+    # What the speeds behind it should be read with (answers measured under load, sharing...).
+    measurement_notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def project(store: Store, run_id: str, settings: Settings, volume: Volume) -> Projection:
-    summary = summarize(store, run_id)
+    summary = summarize(store, run_id, settings)  # the plot's own prices and settings
     specs = {m["model_key"]: json.loads(m["spec_json"]) for m in store.run_models(summary.run["id"])}
     hardware_monthly = settings.hardware_usd / (settings.hardware_lifetime_years * 12)
     models = []
@@ -81,7 +85,51 @@ def project(store: Store, run_id: str, settings: Settings, volume: Volume) -> Pr
             models.append(_api(m, ApiModelSpec.from_dict(specs[m.model]), volume, settings))
     break_evens = [_break_even(local, api, volume, settings.hardware_usd, hardware_monthly)
                    for local in models if local.local for api in models if not api.local]
-    return Projection(volume, settings.hardware_usd, settings.hardware_lifetime_years, models, break_evens)
+    notes = [f"{m.model}: {note}" for m in summary.models for note in m.measurement_notes]
+    return Projection(volume, settings.hardware_usd, settings.hardware_lifetime_years, models, break_evens,
+                      order_note(summary.models, models, volume, settings), notes)
+
+
+def order_note(summaries: list[ModelSummary], projected: list[ModelProjection], volume: Volume,
+               settings: Settings) -> str:
+    """One line when the projection orders two models by cost otherwise than the plot does, and why.
+
+    The plot prices this suite's answers, the projection requests of the volume's sizes; a model
+    whose prompt tokens are cheap (fast prompt processing, a low input price) gains when requests
+    are prompt-heavier than the suite's, and the reverse for answer tokens.
+    """
+    by_name = {m.model: m for m in summaries}
+    requests = volume.requests_per_day * DAYS_PER_MONTH
+    # Each request's full cost, the machine included (as the plot's cost per answer includes it).
+    pairs = [(by_name[p.model], p.monthly_usd / requests) for p in projected
+             if p.monthly_usd is not None and by_name[p.model].cost_per_answer_usd is not None]
+    for i, (a, pa) in enumerate(pairs):
+        for b, pb in pairs[i + 1:]:
+            plot = a.cost_per_answer_usd - b.cost_per_answer_usd
+            proj = pa - pb
+            if plot * proj >= 0 or abs(plot) <= 1e-15 or abs(proj) <= 1e-15:
+                continue
+            cheap_plot, cheap_proj = (a, b) if plot < 0 else (b, a)
+            answers = sum(m.answered - m.errors for m in (a, b)) or 1
+            suite_in = sum(m.prompt_tokens for m in (a, b)) / answers
+            suite_out = sum(m.completion_tokens for m in (a, b)) / answers
+            if suite_out and volume.output_tokens and \
+                    volume.input_tokens / volume.output_tokens > suite_in / suite_out:
+                heavier, part = "prompt-heavier", "reads prompts"
+            else:
+                heavier, part = "answer-heavier", "writes answers"
+            why = (f"{heavier} requests favour {cheap_proj.model}, which {part} more cheaply"
+                   if cheap_proj.is_local or cheap_plot.is_local else
+                   f"{heavier} requests favour {cheap_proj.model}'s prices")
+            if settings.hardware_usd > 0 and cheap_proj.is_local != cheap_plot.is_local:
+                why = (f"the projection spreads the machine's price over your {volume.requests_per_day:,.0f} "
+                       f"requests a day, the plot over the time Settings says it works "
+                       f"({settings.hardware_busy_share:.0%} of its life)")
+            return (f"The projection ranks {cheap_proj.model} cheaper than {cheap_plot.model}, unlike the plot: "
+                    f"the plot prices this suite's answers ({suite_in:,.0f} tokens in, {suite_out:,.0f} out "
+                    f"on average), the projection your requests ({volume.input_tokens:,} in, "
+                    f"{volume.output_tokens:,} out), and {why}.")
+    return ""
 
 
 def _seconds(m: ModelSummary, volume: Volume) -> float | None:

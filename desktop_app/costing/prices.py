@@ -14,6 +14,7 @@ from typing import Any
 from desktop_app.errors import UserError
 from desktop_app.providers.api import ApiModelSpec, estimate_prompt_tokens
 from desktop_app.providers.base import Request
+from desktop_app.units import format_usd_price
 from desktop_app.versions import installed_version
 
 
@@ -53,12 +54,13 @@ class PriceOverride:
 
     def describe(self) -> str:
         if self.usd_per_hour is not None:
-            return f"${self.usd_per_hour:g}/hour (your price)"
-        return f"${self.input_usd_per_mtok:g} in / ${self.output_usd_per_mtok:g} out per M tokens (your price)"
+            return f"{format_usd_price(self.usd_per_hour)}/hour (your price)"
+        return (f"{format_usd_price(self.input_usd_per_mtok)} in / {format_usd_price(self.output_usd_per_mtok)} "
+                f"out per M tokens (your price)")
 
 
 def _price_text(price: Any) -> str:
-    """$0.15 in / $0.6 out per M tokens (cached input $0.075); the table's own words when it is unusual."""
+    """$0.15 in / $0.60 out per M tokens (cached input $0.075); the table's own words when it is unusual."""
     tiered = False
 
     def plain(value: Any) -> str | None:
@@ -66,7 +68,7 @@ def _price_text(price: Any) -> str:
         if hasattr(value, "base"):  # dearer above a prompt length: the base price, marked
             tiered, value = True, value.base
         try:
-            return f"${float(value):g}"
+            return format_usd_price(float(value))
         except (TypeError, ValueError):
             return None
 
@@ -142,9 +144,15 @@ class ApiPricing:
             "output_usd": float(calc.output_price)})
 
     def worst_case(self, request: Request) -> float | None:
-        """The most this request can cost: its prompt counted high, every allowed output token used."""
-        if not self.known or (self.override is not None and self.override.usd_per_hour is not None):
-            return None  # unknown or priced by the hour: no bound before it runs
+        """The most this request can cost: its prompt counted high, every allowed output token used;
+        by the hour, the rate for the longest an answer may take. None: nothing bounds it."""
+        if not self.known:
+            return None
+        if self.override is not None and self.override.usd_per_hour is not None:
+            if self.spec.deadline_s is None:
+                return None
+            # The deadline is checked every 50 ms: a second's slack keeps the bound a bound.
+            return self.override.usd_per_hour * (self.spec.deadline_s + 1.0) / 3600
         return self.cost(estimate_prompt_tokens(request), request.sampling.max_tokens).usd
 
     def _calc(self, prompt: int, completion: int, cached: int, when: dt.datetime | None = None) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 from desktop_app.errors import UserError
 from desktop_app.models.gguf_meta import ModelInfo
 from desktop_app.models.hardware import Gpu, Hardware
+from desktop_app.providers.llama_caps import GPU_BACKENDS
 from desktop_app.units import format_bytes
 
 __all__ = ["Fit", "estimate_fit", "format_bytes", "CACHE_TYPE_BYTES", "DEFAULT_CONTEXT_CAP"]
@@ -113,6 +114,8 @@ def estimate_fit(
     verdict, layers_on_gpu, available, placement = _place(
         hardware, weights, kv_cache, compute, shape.layers, gpu_layers
     )
+    if hardware.cpu_only_build:
+        notes.insert(0, cpu_only_build_note(hardware))
     reason = "; ".join([needs, placement, *notes])
     return Fit(
         verdict=verdict,
@@ -125,6 +128,13 @@ def estimate_fit(
         context=context,
         reason=reason,
     )
+
+
+def cpu_only_build_note(hardware: Hardware) -> str:
+    """Why a GPU that is here goes unused, and the short way to a build that uses it."""
+    flag = GPU_BACKENDS.get(hardware.gpus[0].backend, GPU_BACKENDS["cuda"])[1] if hardware.gpus else ""
+    return (f'the installed llama.cpp is a CPU-only build: reinstall llama-cpp-python with CMAKE_ARGS="{flag}" '
+            f"for a GPU build")
 
 
 def kv_cache_bytes(shape: _Shape, context: int, cache_type_bytes: float) -> int:
@@ -215,7 +225,7 @@ def _place(
     gpu_notes: list[str] = []
 
     gpu = max(hardware.gpus, key=lambda g: _gpu_budget(g, hardware), default=None)
-    if gpu is not None and gpu_layers != 0:
+    if gpu is not None and gpu_layers != 0 and hardware.gpu_offload is not False:
         vram = _gpu_budget(gpu, hardware)
         where = f"{format_bytes(vram)} usable {'unified memory' if gpu.shares_ram else 'VRAM'} on {gpu.name}"
         wants_all = gpu_layers < 0 or (layers is not None and gpu_layers >= layers)
@@ -248,6 +258,8 @@ def _place(
                 )
     elif not hardware.gpus:
         gpu_notes.append("no GPU")
+    elif hardware.gpu_offload is False:  # llama.cpp would ignore n_gpu_layers: count nothing on the GPU
+        gpu_notes.append(f"{' and '.join(g.name for g in hardware.gpus)} unused")
     else:
         gpu_notes.append("GPU offload off")
 

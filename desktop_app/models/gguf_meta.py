@@ -166,6 +166,7 @@ class _Header:
     parameters: int
     dominant_type: str
     data_end: int
+    data_start: int = 0  # where the tensor data begins
 
 
 class _Truncated(Exception):
@@ -362,6 +363,7 @@ def _parse(buf: mmap.mmap, path: str) -> _Header:
         parameters=parameters,
         dominant_type=dominant,
         data_end=data_start + data_size if tensor_count else pos,
+        data_start=data_start,
     )
 
 

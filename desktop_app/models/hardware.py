@@ -1,4 +1,8 @@
-"""Probe this machine's RAM, CPU features and GPUs, cheaply and without loading llama.cpp."""
+"""Probe this machine's RAM, CPU features and GPUs, and whether its llama.cpp can use them, cheaply.
+
+llama.cpp itself is never loaded here: whether it can offload comes from llama_caps (asked once per
+build in a throwaway process, cached after).
+"""
 
 from __future__ import annotations
 
@@ -98,6 +102,25 @@ class Hardware:
     ram_available: int
     cpu_features: tuple[str, ...] = ()
     gpus: tuple[Gpu, ...] = field(default_factory=tuple)
+    # Can the installed llama.cpp put layers on a GPU (built with CUDA, Metal...)? None: not asked (no GPU
+    # found, an older record, one built by hand) or not answerable, read as "yes" when a GPU is found.
+    gpu_offload: bool | None = None
+
+    @property
+    def can_offload(self) -> bool:
+        """A GPU is here and llama.cpp is not known to be a CPU-only build."""
+        return bool(self.gpus) and self.gpu_offload is not False
+
+    @property
+    def default_threads(self) -> int:
+        """What llama.cpp's own tools use: one thread per physical core (llama-cpp-python's default is
+        half the logical CPUs, a third slower on 2 cores)."""
+        return max(1, self.physical_cores or self.logical_threads or 1)
+
+    @property
+    def cpu_only_build(self) -> bool:
+        """A GPU is here but the installed llama.cpp cannot use it."""
+        return bool(self.gpus) and self.gpu_offload is False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -110,6 +133,7 @@ class Hardware:
             "ram_available": self.ram_available,
             "cpu_features": list(self.cpu_features),
             "gpus": [gpu.to_dict() for gpu in self.gpus],
+            "gpu_offload": self.gpu_offload,
         }
 
     @classmethod
@@ -125,6 +149,7 @@ class Hardware:
             ram_available=int(data.get("ram_available", 0)),
             cpu_features=tuple(data.get("cpu_features", ())),
             gpus=tuple(Gpu.from_dict(gpu) for gpu in data.get("gpus", ())),
+            gpu_offload=None if data.get("gpu_offload") is None else bool(data["gpu_offload"]),
         )
 
     def summary(self) -> str:
@@ -139,7 +164,9 @@ class Hardware:
         if not self.gpus:
             parts.append("no GPU")
         for gpu in self.gpus:
-            if gpu.shares_ram:
+            if self.gpu_offload is False:
+                parts.append(f"{gpu.name} (unused: CPU-only llama.cpp build)")
+            elif gpu.shares_ram:
                 parts.append(f"{gpu.name} (Metal, unified memory)")
             else:
                 parts.append(f"{gpu.name} ({format_bytes(gpu.vram_free)} of {format_bytes(gpu.vram_total)} free)")
@@ -147,7 +174,8 @@ class Hardware:
 
 
 def probe() -> Hardware:
-    """Describe this machine now (tens of milliseconds; never raises for a missing GPU or NVML)."""
+    """Describe this machine now (tens of milliseconds; with a GPU, about a second more once per llama.cpp
+    build to ask it whether it can offload; never raises for a missing GPU, NVML or llama.cpp)."""
     system = platform.system()
     machine = platform.machine()
     memory = psutil.virtual_memory()
@@ -175,7 +203,19 @@ def probe() -> Hardware:
         ram_available=memory.available,
         cpu_features=features,
         gpus=tuple(gpus),
+        gpu_offload=_llama_gpu_offload() if gpus else None,  # without a GPU the answer changes nothing
     )
+
+
+def _llama_gpu_offload() -> bool | None:
+    """Whether the installed llama.cpp was built with a GPU backend; None when it could not be asked."""
+    from desktop_app.providers import llama_caps
+
+    try:
+        caps = llama_caps.capabilities()
+    except Exception:  # a probe describes the machine even when llama.cpp is broken
+        return None
+    return None if caps.error else caps.gpu_offload
 
 
 def _ordered(found: set[str]) -> tuple[str, ...]:

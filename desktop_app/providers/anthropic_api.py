@@ -45,7 +45,7 @@ class AnthropicProvider(ApiProvider):
             if event.type == "message_start":
                 raw = event.message.usage.model_dump(exclude_none=True)
                 usage = _usage(raw)
-                yield _Chunk("", usage)
+                yield _Chunk("", usage, model=getattr(event.message, "model", None))
             elif event.type == "content_block_delta" and getattr(event.delta, "type", "") == "text_delta":
                 yield _Chunk(event.delta.text)
             elif event.type == "message_delta":

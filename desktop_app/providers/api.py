@@ -39,6 +39,9 @@ class ApiModelSpec:
     timeout_s: float = 60.0  # the longest wait for the first byte or between two chunks
     max_retries: int = 4
     max_concurrency: int = 4  # requests in flight to this endpoint at once
+    # The longest an answer may spend on the wire, every attempt together; it bounds what an answer
+    # priced by the hour can cost. None: no bound.
+    deadline_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.provider not in API_PROVIDERS:
@@ -53,7 +56,8 @@ class ApiModelSpec:
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise UserError(f"{self.base_url!r} is not an http(s) URL; write it like "
                                 f"http://127.0.0.1:8080/v1")
-        if self.timeout_s <= 0 or self.max_retries < 0 or self.max_concurrency < 1:
+        if self.timeout_s <= 0 or self.max_retries < 0 or self.max_concurrency < 1 or \
+                (self.deadline_s is not None and self.deadline_s <= 0):
             raise UserError(f"{self.ref}: timeout must be above 0, retries 0 or more, concurrency 1 or more")
 
     @property
@@ -115,7 +119,7 @@ def display_url(url: str) -> str:
 class Fault:
     """A failed call, classified: whether trying again may help, and how long the server asks to wait."""
 
-    kind: str  # status, timeout, connection, dropped, internal
+    kind: str  # status, timeout, connection, dropped, empty, internal
     message: str
     status: int | None = None
     retry_after_s: float | None = None
@@ -152,14 +156,17 @@ def retry_after_seconds(headers: Any) -> float | None:
 
 @dataclass(frozen=True)
 class Backoff:
-    """Exponential backoff with full jitter; a server's Retry-After wins when it asks for longer."""
+    """Exponential backoff with full jitter: a wait drawn uniformly between 0 and the capped
+    exponential ceiling, so clients that failed together spread out; a server's Retry-After wins
+    when it asks for longer."""
 
     base_s: float = 0.5
     cap_s: float = 30.0
 
-    def delay(self, attempt: int, retry_after_s: float | None = None) -> float:
+    def delay(self, attempt: int, retry_after_s: float | None = None,
+              rng: random.Random | None = None) -> float:
         ceiling = min(self.cap_s, self.base_s * 2 ** attempt)
-        jittered = random.uniform(ceiling / 2, ceiling)
+        jittered = (rng or random).uniform(0, ceiling)
         return max(jittered, retry_after_s) if retry_after_s is not None else jittered
 
 
@@ -203,6 +210,8 @@ class _Chunk:
     text: str = ""
     usage: Usage | None = None
     finish_reason: str | None = None
+    model: str | None = None  # the model the server says answered
+    cut: bool = False  # the answer ended at a stop string applied on our side (it may be empty then)
 
 
 class ApiProvider:
@@ -260,12 +269,13 @@ class ApiProvider:
         cancel = cancel or threading.Event()
         started = time.perf_counter()
         if self._fatal:
-            yield Result(finish_reason="error", error=self._fatal, wall_time_ms=0.0)
+            yield Result(finish_reason="error", error=self._fatal, wall_time_ms=0.0, error_kind="permanent")
             return
         try:
             self.load()
         except UserError as exc:
-            yield Result(finish_reason="error", error=str(exc), wall_time_ms=_ms_since(started))
+            yield Result(finish_reason="error", error=str(exc), wall_time_ms=_ms_since(started),
+                         error_kind="permanent")
             return
         slots = _slots(self.spec)
         while not slots.acquire(timeout=0.05):
@@ -283,15 +293,21 @@ class ApiProvider:
                              started: float) -> Iterator[Token | Result]:
         dropped: set[str] = set()
         attempt = 0
+        billed = 0.0  # seconds on the wire, every attempt: what a per-hour price charges
+        deadline = self.spec.deadline_s
         while True:
             sent = time.perf_counter()
             parts: list[str] = []
             first_at = last_at = None
             usage = Usage()
             finish = None
+            served = None
             fault: Fault | None = None
             chunks = 0
-            for item in self._pump(request, dropped, cancel):
+            stopped = None  # "cancelled" or "deadline"
+            cut = False
+            limit = None if deadline is None else deadline - billed
+            for item in self._pump(request, dropped, cancel, limit):
                 if isinstance(item, _Chunk):
                     if item.text:
                         now = time.perf_counter()
@@ -302,49 +318,74 @@ class ApiProvider:
                         yield Token(item.text)
                     usage = item.usage or usage
                     finish = item.finish_reason or finish
-                elif item == "cancelled":
-                    yield Result(text="".join(parts), finish_reason="cancelled",
-                                 wall_time_ms=_ms_since(started))
-                    return
+                    served = item.model or served
+                    cut = cut or item.cut
+                elif isinstance(item, str):
+                    stopped = item
                 else:
                     fault = item
+            billed += time.perf_counter() - sent
+
+            def result(finish_reason: str | None, error: str | None = None, kind: str | None = None) -> Result:
+                answer = self._result("".join(parts), finish_reason, usage, chunks, request, dropped,
+                                      sent, first_at, last_at)
+                answer.error, answer.error_kind = error, kind
+                answer.served_model, answer.billed_seconds = served, billed
+                return answer
+
+            if stopped == "cancelled":
+                yield result("cancelled")  # what streamed was paid for: its tokens stay counted
+                return
+            if stopped == "deadline":
+                yield result("error", f"{self.label}: stopped after {deadline:g} s, the longest an answer "
+                                      f"may take (Settings > API models); the partial answer is kept",
+                             "transient")
+                return
+            if fault is None and not parts and not usage.completion_tokens and not cut:
+                # A server that cuts a request off may end the stream cleanly with nothing in it: that
+                # is a failure to retry, never an answer to grade, charge or reuse.
+                fault = Fault("empty", "the server sent an empty answer: no text and no tokens")
             if fault is None:
-                yield self._result("".join(parts), finish, usage, chunks, request, dropped,
-                                   started, sent, first_at, last_at)
+                yield result(finish)
                 return
             unsupported = _unsupported_parameter(fault, dropped)
             if unsupported and not parts:
                 dropped.add(unsupported)  # e.g. a reasoning model that only takes temperature 1
                 continue
             if parts:  # cut off mid-answer: keep what came, never pay for it twice
-                result = self._result("".join(parts), "error", usage, chunks, request, dropped,
-                                      started, sent, first_at, last_at)
-                result.error = (f"{self.label}: the connection broke mid-answer "
-                                f"({redact(fault.message, self._key_text())}); the partial answer is kept")
-                yield result
+                yield result("error", f"{self.label}: the connection broke mid-answer "
+                                      f"({redact(fault.message, self._key_text())}); the partial answer "
+                                      f"is kept", "transient")
                 return
+            kind = "transient" if fault.retryable else "permanent"
             if not fault.retryable or attempt >= self.spec.max_retries:
                 message = self._message(fault, attempt + 1)
                 if fault.kind == "status" and fault.status in (401, 403, 404):
                     self._fatal = message
-                yield Result(finish_reason="error", wall_time_ms=_ms_since(started), error=message)
+                yield self._failure(message, kind, started, billed)
                 return
             delay = self.backoff.delay(attempt, fault.retry_after_s)
             if delay > LONGEST_RETRY_WAIT_S:
-                yield Result(finish_reason="error", wall_time_ms=_ms_since(started),
-                             error=self._message(fault, attempt + 1))
+                yield self._failure(self._message(fault, attempt + 1), kind, started, billed)
                 return
             attempt += 1
             if cancel.wait(delay):
-                yield Result(finish_reason="cancelled", wall_time_ms=_ms_since(started))
+                yield Result(finish_reason="cancelled", wall_time_ms=_ms_since(started), billed_seconds=billed)
                 return
 
-    def _pump(self, request: Request, dropped: set[str],
-              cancel: threading.Event) -> Iterator[_Chunk | Fault | str]:
-        """Read the SDK's stream on a helper thread, so a cancel never waits on a silent network."""
+    @staticmethod
+    def _failure(message: str, kind: str, started: float, billed: float) -> Result:
+        return Result(finish_reason="error", wall_time_ms=_ms_since(started), error=message, error_kind=kind,
+                      billed_seconds=billed)
+
+    def _pump(self, request: Request, dropped: set[str], cancel: threading.Event,
+              limit_s: float | None = None) -> Iterator[_Chunk | Fault | str]:
+        """Read the SDK's stream on a helper thread, so a cancel (or the deadline) never waits on a
+        silent network; ends with "cancelled" or "deadline" when either stops it."""
         items: queue.Queue[Any] = queue.Queue()
         done = object()
         holder: dict[str, Any] = {}
+        ends = None if limit_s is None else time.perf_counter() + max(0.0, limit_s)
 
         def read() -> None:
             try:
@@ -360,24 +401,24 @@ class ApiProvider:
 
         threading.Thread(target=read, name=f"api-{self.spec.provider}", daemon=True).start()
         while True:
+            stop = "cancelled" if cancel.is_set() else \
+                "deadline" if ends is not None and time.perf_counter() >= ends else None
+            if stop:
+                _close_quietly(holder.get("stream"))  # wakes the reader; it exits on its own
+                yield stop
+                return
             try:
-                item = items.get(timeout=0.05)
+                item = items.get(timeout=0.05 if ends is None else max(0.0, min(0.05, ends - time.perf_counter())))
             except queue.Empty:
-                if cancel.is_set():
-                    _close_quietly(holder.get("stream"))  # wakes the reader; it exits on its own
-                    yield "cancelled"
-                    return
                 continue
             if item is done:
-                return
-            if cancel.is_set():
-                yield "cancelled"
                 return
             yield item
 
     def _result(self, text: str, finish: str | None, usage: Usage, chunks: int, request: Request,
-                dropped: set[str], started: float, sent: float, first_at: float | None,
-                last_at: float | None) -> Result:
+                dropped: set[str], sent: float, first_at: float | None, last_at: float | None) -> Result:
+        """An answer's record; its latency counts from when the request was sent, not from waiting
+        for a free slot or a backoff."""
         completion = usage.completion_tokens
         prompt = usage.prompt_tokens
         raw = dict(usage.raw or {})
@@ -396,7 +437,7 @@ class ApiProvider:
                       completion_tokens=completion, cached_tokens=usage.cached_tokens,
                       time_to_first_token_ms=ttft,
                       prompt_tokens_per_second=prompt / (ttft / 1000) if ttft and prompt else None,
-                      generation_tokens_per_second=generation, wall_time_ms=_ms_since(started),
+                      generation_tokens_per_second=generation, wall_time_ms=_ms_since(sent),
                       usage=raw)
 
     def _key_text(self) -> str | None:
@@ -428,6 +469,9 @@ class ApiProvider:
         if fault.kind == "timeout":
             return (f"{where}: no response within {self.spec.timeout_s:g} s{tries}; the server is "
                     f"overloaded or unreachable")
+        if fault.kind == "empty":
+            return (f"{where}: the server sent an empty answer{tries} (no text, no tokens: servers do this "
+                    f"when they cut a request off, e.g. for another one); resume the run to try again")
         if fault.kind == "connection":
             return f"{where}: cannot connect{tries} ({detail}); check the URL and that the server is running"
         if fault.kind == "internal":
@@ -495,9 +539,42 @@ def _unsupported_parameter(fault: Fault, dropped: set[str]) -> str | None:
     return None
 
 
+# Pieces no tokenizer merges across: a word (a capital may lead it), a run of capitals, a digit,
+# a run of spaces or tabs, a run of newlines, any other ASCII character, any other character.
+_TOKEN_PIECES = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]|[ \t]+|\n+|[\x00-\x7f]|[^\x00-\x7f]")
+_VOWEL = re.compile(r"[aeiouyAEIOUY]")
+MESSAGE_OVERHEAD_TOKENS = 5  # a chat template's role markers around each message (ChatML: 5)
+REPLY_OVERHEAD_TOKENS = 3  # and the opening of the reply
+
+
 def estimate_prompt_tokens(request: Request) -> int:
-    """A deliberately high guess when no tokenizer is at hand: 3 characters a token, 4 per message."""
-    return sum(-(-len(m["content"]) // 3) + 4 for m in request.messages)
+    """A deliberately high count when no tokenizer is at hand, for the cost cap's worst case.
+
+    Words count 3 letters a token (2 when all capitals or without a vowel: acronyms, hashes),
+    each digit and each other ASCII character one, spaces and tabs 4 to a token (a single space
+    before a word is free), newlines 2. Any other character counts its UTF-8 bytes, which a
+    byte-level tokenizer never exceeds (CJK, emoji). Plus the chat template's tokens."""
+    total = REPLY_OVERHEAD_TOKENS
+    for message in request.messages:
+        text = message["content"]
+        total += MESSAGE_OVERHEAD_TOKENS
+        for match in _TOKEN_PIECES.finditer(text):
+            piece = match.group()
+            first = piece[0]
+            if not first.isascii():
+                total += len(piece.encode())
+            elif first.isalpha():
+                per_token = 2 if (len(piece) > 1 and piece.isupper()) or not _VOWEL.search(piece) else 3
+                total += -(-len(piece) // per_token)
+            elif first in " \t":
+                after = text[match.end():match.end() + 1]
+                if not (piece == " " and after.isascii() and after.isalpha()):
+                    total += -(-len(piece) // 4)
+            elif first == "\n":
+                total += -(-len(piece) // 2)
+            else:
+                total += 1
+    return total
 
 
 def _close_quietly(stream: Any) -> None:

@@ -94,6 +94,14 @@ class Result:
     peak_memory_bytes: int | None = None
     error: str | None = None
     usage: dict[str, Any] = field(default_factory=dict)  # provider's raw usage, for pricing
+    # "transient" when trying again may help (rate limit, 5xx, timeout, dropped connection, empty
+    # answer, worker crash, out of memory at load), else "permanent"; None for an answer.
+    error_kind: str | None = None
+    threads: int | None = None  # CPU threads a local model decoded with
+    chat_template: str | None = None  # the prompt format a local model was given (see llama_worker)
+    peak_memory_scope: str | None = None  # "answer": peak during this answer; "process": worker's lifetime
+    served_model: str | None = None  # the model name an API server reported answering with
+    billed_seconds: float | None = None  # an API request's time on the wire, all attempts (per-hour prices)
 
     @property
     def ok(self) -> bool:

@@ -15,6 +15,16 @@ from collections import deque
 from multiprocessing.connection import Connection
 from typing import Any
 
+from desktop_app.providers.prompt_formats import COMPLETION, FALLBACK_LABEL
+
+# Bump whenever the worker would write a different answer for the same model file, load settings and
+# request: how the prompt is formatted (templates, BOS), which stop strings end a turn, how tokens are
+# sampled or decoded, the KV-cache policy. It is part of LocalProvider.identity(), so answers stored by
+# an older version are not reused as if this code had written them.
+# 2: chat templates chosen per model (llama.cpp's built-in ones, plain completion); a turn ends at the
+#    template's end-of-turn marker even when the model writes it as text.
+GENERATION_VERSION = 2
+
 _log_lines: deque[str] = deque(maxlen=200)
 _log_callback: Any = None  # module-level: llama.cpp calls it until the process exits
 
@@ -42,6 +52,95 @@ def _peak_memory_bytes() -> int | None:
         return getattr(psutil.Process().memory_info(), "peak_wset", None)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
+
+
+class PeakMemory:
+    """The worker's peak resident memory during one answer: on Linux the kernel's high-water mark is
+    reset before the answer ("5" to /proc/self/clear_refs) and read after it (VmHWM). Elsewhere, or
+    where the kernel refuses the reset, the figure is the worker's lifetime peak, and says so."""
+
+    def __init__(self) -> None:
+        self.scope = "process"
+
+    def start(self) -> None:
+        try:
+            with open("/proc/self/clear_refs", "w") as file:
+                file.write("5")
+            self.scope = "answer" if _vm_hwm() is not None else "process"
+        except OSError:
+            self.scope = "process"
+
+    def finish(self) -> tuple[int | None, str]:
+        """(peak bytes, "answer" or "process")."""
+        if self.scope == "answer":
+            peak = _vm_hwm()
+            if peak is not None:
+                return peak, "answer"
+        return _peak_memory_bytes(), "process"
+
+
+def _vm_hwm() -> int | None:
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as file:
+            for line in file:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # the kernel writes kB
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def builtin_templates(llama_cpp: Any) -> list[str]:
+    """llama.cpp's own chat template names (chatml, llama3, gemma, ...)."""
+    count = llama_cpp.llama_chat_builtin_templates(None, 0)
+    names = (ctypes.c_char_p * max(count, 1))()
+    llama_cpp.llama_chat_builtin_templates(names, count)
+    return sorted(n.decode() for n in names[:count] if n)
+
+
+def apply_builtin_template(llama_cpp: Any, name: str, messages: list[dict[str, str]], add_assistant: bool) -> str:
+    """Format messages with one of llama.cpp's built-in templates, as llama.cpp's server would."""
+    chat = (llama_cpp.llama_chat_message * len(messages))()
+    keep = []  # the bytes must outlive the call
+    for i, message in enumerate(messages):
+        role, content = message["role"].encode(), message["content"].encode()
+        keep += [role, content]
+        chat[i].role, chat[i].content = role, content
+    size = 256 + 2 * sum(len(b) for b in keep)
+    for _ in range(2):
+        buffer = ctypes.create_string_buffer(size)
+        needed = llama_cpp.llama_chat_apply_template(name.encode(), chat, len(messages), add_assistant,
+                                                     buffer, size)
+        if needed < 0:
+            raise ValueError(f"llama.cpp has no chat template named {name!r}")
+        if needed <= size:
+            return buffer.raw[:needed].decode("utf-8", "replace")
+        size = needed
+    raise ValueError(f"llama.cpp's {name!r} template gave no stable length")
+
+
+def turn_end_stops(llama_cpp: Any, name: str) -> list[str]:
+    """What ends an assistant's turn in a built-in template, read off the template itself.
+
+    A two-turn chat is rendered and whatever follows the assistant's text is its end marker
+    (<|im_end|>, <|eot_id|>, <end_of_turn>, </s>); a template that writes none is ended where the
+    next user turn would begin. The model may write the marker as plain text (a model trained on
+    another format, or without the marker in its vocabulary), so it is also a stop string.
+    """
+    answer, follow_up = "ZQXANSWERZQX", "ZQXNEXTZQX"
+    two_turns = apply_builtin_template(llama_cpp, name, [{"role": "user", "content": "ZQXQUESTIONZQX"},
+                                                         {"role": "assistant", "content": answer}], False)
+    end = two_turns[two_turns.find(answer) + len(answer):].strip() if answer in two_turns else ""
+    if end:
+        return [end]
+    three_turns = apply_builtin_template(llama_cpp, name, [{"role": "user", "content": "ZQXQUESTIONZQX"},
+                                                           {"role": "assistant", "content": answer},
+                                                           {"role": "user", "content": follow_up}], False)
+    start, stop = three_turns.find(answer), three_turns.find(follow_up)
+    if start == -1 or stop == -1:
+        return []
+    separator = three_turns[start + len(answer):stop].strip()
+    return [separator] if separator else []
 
 
 def _load_failure_reason() -> str:
@@ -73,15 +172,37 @@ class _Engine:
         self.vocab = self.llm._model.vocab
         self._piece_buffer = ctypes.create_string_buffer(256)
 
+        # What llama.cpp decodes with (its default when the spec names none), not what was asked for.
+        try:
+            self.threads = int(llama_cpp.llama_n_threads(self.llm._ctx.ctx))
+        except AttributeError:  # llama-cpp-python moved its context: what it was created with
+            self.threads = int(self.llm.context_params.n_threads)
+
         template = self.llm.metadata.get("tokenizer.chat_template")
+        template = template if isinstance(template, str) and template.strip() else None
         eos = self.llm.token_eos()
         bos = self.llm.token_bos()
         eos_text = self._piece(eos, special=True).decode("utf-8", "replace") if eos != -1 else ""
-        bos_text = self._piece(bos, special=True).decode("utf-8", "replace") if bos != -1 else ""
-        # Models without a template get ChatML, the most common format among small instruct models.
-        self.template_source = "gguf" if template else "chatml (the file has no chat template)"
-        self.formatter = Jinja2ChatFormatter(template=template or _CHATML, eos_token=eos_text,
-                                             bos_token=bos_text, stop_token_ids=[eos])
+        self.bos_text = self._piece(bos, special=True).decode("utf-8", "replace") if bos != -1 else ""
+        choice = spec.get("chat_template")
+        self.formatter: Any = None
+        self.builtin: str | None = None
+        self.turn_stops: list[str] = []
+        if choice is None and template:
+            self.template_source = "gguf"
+            self.formatter = Jinja2ChatFormatter(template=template, eos_token=eos_text, bos_token=self.bos_text,
+                                                 stop_token_ids=[eos])
+        elif choice == COMPLETION:
+            self.template_source = COMPLETION
+        else:
+            # No template in the file (often a base model): ChatML, the most common format among small
+            # instruct models, labelled as the guess it is.
+            self.builtin = choice or "chatml"
+            if self.builtin not in builtin_templates(llama_cpp):
+                raise TemplateError(unknown_template_message(self.builtin, spec["path"],
+                                                             builtin_templates(llama_cpp)))
+            self.template_source = choice or FALLBACK_LABEL
+            self.turn_stops = turn_end_stops(llama_cpp, self.builtin)
 
     def _piece(self, token: int, special: bool = False) -> bytes:
         n = self.llama_cpp.llama_token_to_piece(self.vocab, token, self._piece_buffer,
@@ -92,13 +213,24 @@ class _Engine:
                                                     len(self._piece_buffer), 0, special)
         return self._piece_buffer.raw[:n]
 
+    def format(self, messages: list[dict[str, str]]) -> tuple[str, list[str], bool]:
+        """The prompt text, the stop strings its format ends a turn with, and whether to add BOS."""
+        if self.formatter is not None:
+            formatted = self.formatter(messages=messages)
+            return formatted.prompt, _as_list(formatted.stop), not formatted.added_special
+        if self.builtin is not None:
+            text = apply_builtin_template(self.llama_cpp, self.builtin, messages, True)
+            # Tokenizing adds BOS where the vocabulary asks for it, unless the template wrote it.
+            return text, self.turn_stops, not (self.bos_text and text.startswith(self.bos_text))
+        text = "\n\n".join(m["content"] for m in messages if m["content"])
+        return text, [], True
+
     def generate(self, request: dict[str, Any], conn: Connection, cancel: Any) -> dict[str, Any]:
         started = time.perf_counter()
         sampling = request["sampling"]
         result: dict[str, Any] = {"text": "", "finish_reason": None}
-        formatted = self.formatter(messages=request["messages"])
-        prompt = self.llm.tokenize(formatted.prompt.encode("utf-8"),
-                                   add_bos=not formatted.added_special, special=True)
+        text, format_stops, add_bos = self.format(request["messages"])
+        prompt = self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
         result["prompt_tokens"] = len(prompt)
         n_ctx = self.llm.n_ctx()
         if len(prompt) >= n_ctx:
@@ -107,7 +239,7 @@ class _Engine:
                 f"raise the context size or shorten the prompt"))
             return result
         max_tokens = min(sampling["max_tokens"], n_ctx - len(prompt))
-        stops = [s for s in (*sampling.get("stop", ()), *_as_list(formatted.stop)) if s]
+        stops = [s for s in (*sampling.get("stop", ()), *format_stops) if s]
         longest_stop = max((len(s) for s in stops), default=0)
 
         # Every request starts from an empty KV cache: the answer then depends only on the request,
@@ -178,9 +310,13 @@ class _Engine:
         return result
 
 
-_CHATML = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content']"
-           " + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}"
-           "{{ '<|im_start|>assistant\n' }}{% endif %}")
+class TemplateError(ValueError):
+    """The spec names a chat template this llama.cpp does not have."""
+
+
+def unknown_template_message(name: str, path: str, known: list[str]) -> str:
+    return (f"unknown chat template {name!r} for {path}: this llama.cpp knows {', '.join(known)}; "
+            f"choose one of them, or {COMPLETION!r} for a plain text prompt, on the Models screen")
 
 
 def _as_list(value: Any) -> list[str]:
@@ -212,6 +348,9 @@ def main(conn: Connection, cancel: Any, spec: dict[str, Any]) -> None:
         os.nice(5)
     try:
         engine = _Engine(spec)
+    except TemplateError as exc:
+        conn.send(("spec_error", str(exc)))
+        return
     except Exception as exc:  # llama.cpp reports a failed load as a Python exception
         reason = _load_failure_reason() or str(exc)
         conn.send(("load_error", reason))
@@ -221,6 +360,8 @@ def main(conn: Connection, cancel: Any, spec: dict[str, Any]) -> None:
     conn.send(("ready", {"llama_cpp_version": llama_cpp.__version__,
                          "n_ctx": engine.llm.n_ctx(),
                          "chat_template": engine.template_source,
+                         "turn_stops": engine.turn_stops,
+                         "threads": engine.threads,
                          "peak_memory_bytes": _peak_memory_bytes()}))
     while True:
         try:
@@ -231,11 +372,15 @@ def main(conn: Connection, cancel: Any, spec: dict[str, Any]) -> None:
             engine.llm.close()
             return
         if message[0] == "generate":
+            peak = PeakMemory()
+            peak.start()
             try:
                 result = engine.generate(message[1], conn, cancel)
             except Exception as exc:
                 result = {"finish_reason": "error", "error": f"llama.cpp failed: {exc}"}
-            result["peak_memory_bytes"] = _peak_memory_bytes()
+            result["peak_memory_bytes"], result["peak_memory_scope"] = peak.finish()
+            result["chat_template"] = engine.template_source
+            result["threads"] = engine.threads
             conn.send(("done", result))
 
 
@@ -252,3 +397,14 @@ def check_main(conn: Connection, model_paths: list[str]) -> None:
         except Exception as exc:
             conn.send((path, _load_failure_reason() or str(exc)))
     conn.send(None)
+
+
+def capabilities_main(conn: Connection) -> None:
+    """Entry point of a short-lived process that reports what this llama.cpp build can do."""
+    import llama_cpp
+
+    conn.send({
+        "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()),
+        "chat_templates": builtin_templates(llama_cpp),
+        "system_info": llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip(),
+    })

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import signal
 import threading
@@ -31,6 +32,9 @@ class LocalModelSpec:
     n_threads: int | None = None
     n_gpu_layers: int = 0
     n_batch: int = 512
+    # None: the file's own chat template (ChatML when it has none); else one of llama.cpp's built-in
+    # template names (chatml, llama3, gemma, ...) or "completion" (the prompt as plain text).
+    chat_template: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,6 +56,7 @@ class LocalProvider:
         self._conn: Any = None
         self._cancel: Any = None
         self._lock = threading.Lock()  # a llama.cpp context takes one request at a time
+        self._identity: dict[str, Any] | None = None
 
     # Lifecycle ----------------------------------------------------------------------------
 
@@ -59,9 +64,15 @@ class LocalProvider:
     def loaded(self) -> bool:
         return self._proc is not None and self._proc.is_alive()
 
+    @property
+    def pid(self) -> int | None:
+        """The worker process's id while one runs."""
+        return self._proc.pid if self._proc is not None else None
+
     def load(self) -> None:
         if self.loaded:
             return
+        check_chat_template(self.spec)
         ctx = multiprocessing.get_context("spawn")  # fork is unsafe with threads and native state
         parent_conn, child_conn = ctx.Pipe()
         self._cancel = ctx.Event()
@@ -79,6 +90,9 @@ class LocalProvider:
         if kind == "load_error":
             self.close()
             raise ProviderError(_load_error_message(self.spec.path, payload))
+        if kind == "spec_error":  # the file is fine; the settings asked for something llama.cpp lacks
+            self.close()
+            raise ProviderError(payload)
         self.load_info = {**payload, "load_ms": (time.perf_counter() - started) * 1000}
 
     def close(self) -> None:
@@ -109,8 +123,13 @@ class LocalProvider:
             return None
 
     def identity(self) -> dict[str, Any]:
-        return {"provider": "llama.cpp", "sha256": self.sha256, "n_ctx": self.spec.n_ctx,
-                "n_gpu_layers": self.spec.n_gpu_layers, "llama_cpp": llama_cpp_version()}
+        # Made once per provider (the template is read from the file); sha256 may be learnt later.
+        if self._identity is None or self._identity["sha256"] != self.sha256:
+            self._identity = {"provider": "llama.cpp", "sha256": self.sha256, "n_ctx": self.spec.n_ctx,
+                              "n_gpu_layers": self.spec.n_gpu_layers, "llama_cpp": llama_cpp_version(),
+                              "chat_template": template_identity(self.spec),
+                              "generation": llama_worker.GENERATION_VERSION}
+        return dict(self._identity)
 
     # Answers ------------------------------------------------------------------------------
 
@@ -121,7 +140,8 @@ class LocalProvider:
             try:
                 self.load()
             except ProviderError as exc:
-                yield Result(finish_reason="error", error=str(exc), wall_time_ms=_ms_since(started))
+                yield Result(finish_reason="error", error=str(exc), wall_time_ms=_ms_since(started),
+                             error_kind=load_error_kind(str(exc)))
                 return
             self._cancel.clear()
             finished = False
@@ -141,7 +161,7 @@ class LocalProvider:
                 self._reset()
                 yield Result(text="".join(parts), finish_reason="error", wall_time_ms=_ms_since(started),
                              error=f"the llama.cpp worker for {self.label} {died}; "
-                                   f"the answer so far is kept")
+                                   f"the answer so far is kept", error_kind="transient")
             finally:
                 if not finished:  # the caller stopped listening: stop the worker and drain its reply
                     self._drain()
@@ -194,6 +214,42 @@ def check_loadable(model_paths: list[str]) -> dict[str, str | None]:
         verdicts.setdefault(path, f"cannot load {path}: llama.cpp crashed while opening it "
                                   f"({_describe_exit(proc)}); the file is probably damaged")
     return verdicts
+
+
+def load_error_kind(message: str) -> str:
+    """A load that failed for lack of memory (or a worker killed) may pass later; a bad file will not."""
+    lowered = message.lower()
+    if any(word in lowered for word in ("memory", "alloc", "sigkill", "crashed", "stopped answering")):
+        return "transient"
+    return "permanent"
+
+
+def template_identity(spec: LocalModelSpec) -> str:
+    """The prompt format a spec's answers are made with, as part of their identity: the chosen name, or
+    for the file's own template a hash of its text (a re-packed file may carry another one)."""
+    if spec.chat_template is not None:
+        return spec.chat_template
+    from desktop_app.models.gguf_meta import GGUFError, read_chat_template
+
+    try:
+        text = read_chat_template(spec.path)
+    except (GGUFError, OSError):
+        return "unreadable"  # the load fails anyway, and no answer is stored under this identity
+    if not text or not text.strip():
+        return "chatml-fallback"
+    return "gguf:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def check_chat_template(spec: LocalModelSpec) -> None:
+    """Refuse a chat template name this llama.cpp does not have, before a worker is started for it."""
+    name = spec.chat_template
+    if name is None or name == llama_worker.COMPLETION:
+        return
+    from desktop_app.providers.llama_caps import capabilities
+
+    known = list(capabilities().chat_templates)
+    if known and name not in known:  # no list: llama.cpp would not start, and the load says why
+        raise ProviderError(llama_worker.unknown_template_message(name, spec.path, known))
 
 
 class _WorkerDied(Exception):

@@ -7,8 +7,10 @@ from typing import Any
 
 from desktop_app.providers.api import ApiProvider, Fault, Usage, _Chunk, classify_sdk_error
 from desktop_app.providers.base import Request
+from desktop_app.providers.stops import StopCutter
 
 _FINISH = {"stop": "stop", "length": "length", "content_filter": "content_filter", "tool_calls": "stop"}
+MAX_API_STOPS = 4  # Chat Completions refuses more stop strings than this
 
 
 class OpenAIProvider(ApiProvider):
@@ -34,21 +36,38 @@ class OpenAIProvider(ApiProvider):
         # only max_tokens.
         limit = "max_completion_tokens" if self.spec.provider == "openai" else "max_tokens"
         params[limit] = sampling.max_tokens
-        if sampling.stop:
-            params["stop"] = list(sampling.stop)[:4]  # the API takes at most four
+        stops = [s for s in sampling.stop if s]
+        if stops:
+            params["stop"] = stops[:MAX_API_STOPS]  # and every one is applied here too
         for name in dropped:
             params.pop(name, None)
         stream = self._client.chat.completions.create(**params)
         holder["stream"] = stream
+        cutter = StopCutter(stops)
+        model = None
         for chunk in stream:
+            model = getattr(chunk, "model", None) or model
             usage = _usage(chunk.usage) if chunk.usage else None
             for choice in chunk.choices[:1]:
                 text = (choice.delta.content or "") if choice.delta else ""
                 finish = _FINISH.get(choice.finish_reason, choice.finish_reason) if choice.finish_reason \
                     else None
-                yield _Chunk(text, usage, finish)
+                pieces = cutter.feed(text)
+                if cutter.stopped:
+                    # Nothing past the stop is streamed, and reading ends here: the caller then closes
+                    # the stream, which ends the generation on the server (its usage never comes).
+                    yield from (_Chunk(piece, model=model) for piece in pieces)
+                    yield _Chunk("", usage, "stop", model, cut=True)
+                    return
+                if finish:
+                    pieces += cutter.flush()
+                for piece in pieces[:-1]:
+                    yield _Chunk(piece, model=model)
+                yield _Chunk(pieces[-1] if pieces else "", usage, finish, model)
             if not chunk.choices and usage:
-                yield _Chunk("", usage)
+                yield _Chunk("", usage, model=model)
+        for piece in cutter.flush():
+            yield _Chunk(piece, model=model)
 
     def _classify(self, exc: BaseException) -> Fault:
         import openai

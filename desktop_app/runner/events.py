@@ -66,11 +66,19 @@ class BudgetReached:
 
 
 @dataclass(frozen=True)
+class PriceNeeded:
+    """A capped run stops a paid model whose price is unknown: the cap could not bound it."""
+
+    model_key: str
+    model_ref: str  # as `modelscout prices set` takes it
+
+
+@dataclass(frozen=True)
 class RunFinished:
     run_id: str
-    status: str  # complete or interrupted
-    reason: str | None = None  # why an interrupted run stopped, in words
+    status: str  # complete, incomplete (answers to retry), failed (every answer failed) or interrupted
+    reason: str | None = None  # why, in words, when it is not simply complete
 
 
 RunEvent = (RunStarted | ModelLoading | ModelLoaded | ModelFailed | CaseStarted | TokenStreamed
-            | CaseFinished | BudgetReached | RunFinished)
+            | CaseFinished | BudgetReached | PriceNeeded | RunFinished)

@@ -7,8 +7,10 @@ network, so they run alongside the local ones, several requests at a time within
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import queue
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -18,13 +20,14 @@ from typing import Any
 from desktop_app import __version__
 from desktop_app import keys
 from desktop_app.costing.budget import Budget
-from desktop_app.costing.energy import EnergyMeter, electricity_cost_usd, hardware_usd_per_second
+from desktop_app.costing.answer_cost import local_cost
+from desktop_app.costing.energy import EnergyMeter
 from desktop_app.costing.prices import ApiPricing
 from desktop_app.errors import UserError
 from desktop_app.models.catalog import ModelCatalog
 from desktop_app.models.fit import estimate_fit
 from desktop_app.models.hardware import Hardware, probe
-from desktop_app.providers.api import ApiModelSpec, ApiProvider, display_url, parse_model_ref
+from desktop_app.providers.api import ApiModelSpec, display_url, parse_model_ref
 from desktop_app.providers.base import (
     Provider,
     ProviderError,
@@ -39,9 +42,11 @@ from desktop_app.providers.local import (
     LocalProvider,
     check_loadable,
     llama_cpp_version,
+    load_error_kind,
 )
 from desktop_app.providers.pool import ModelPool
 from desktop_app.providers.registry import api_provider
+from desktop_app.runner.machine import Conditions, MachineLedger
 from desktop_app.runner.events import (
     BudgetReached,
     CaseFinished,
@@ -49,6 +54,7 @@ from desktop_app.runner.events import (
     ModelFailed,
     ModelLoaded,
     ModelLoading,
+    PriceNeeded,
     RunEvent,
     RunFinished,
     RunStarted,
@@ -105,14 +111,17 @@ class Runner:
         if api is not None:
             return dataclasses.replace(api, timeout_s=self.settings.api_timeout_s,
                                        max_retries=self.settings.api_max_retries,
-                                       max_concurrency=self.settings.api_max_concurrency)
+                                       max_concurrency=self.settings.api_max_concurrency,
+                                       deadline_s=self.settings.api_max_answer_s)
         gpu = self.settings.gpu_layers if gpu_layers is None else gpu_layers
-        if not self.hardware.gpus:
+        if not self.hardware.can_offload:  # no GPU, or a CPU-only llama.cpp that would ignore the layers
             gpu = 0
-        return LocalModelSpec(path=str(Path(path).resolve()),
+        resolved = str(Path(path).resolve())
+        return LocalModelSpec(path=resolved,
                               n_ctx=context or self.settings.context_size,
-                              n_threads=threads or self.settings.threads,
-                              n_gpu_layers=gpu)
+                              n_threads=threads or self.settings.threads or self.hardware.default_threads,
+                              n_gpu_layers=gpu,
+                              chat_template=self.settings.chat_templates.get(resolved))
 
     def plan_models(self, specs: Sequence[ModelSpec]) -> list[PlannedModel]:
         """Check every model before anything is stored: readable, fits this machine, hashed; an API
@@ -156,6 +165,15 @@ class Runner:
                 raise ProviderError(error)
         return planned
 
+    def check_prices(self, planned: list[PlannedModel], max_cost_usd: float | None) -> list[PlannedModel]:
+        """Under a cost cap every paid model needs a price: the cap cannot bound one without."""
+        if max_cost_usd is not None:
+            for m in planned:
+                if isinstance(m.spec, ApiModelSpec) and self.pricing(m.spec).worst_case(
+                        Request.chat("", sampling=Sampling(max_tokens=1))) is None:
+                    raise UserError(_price_needed(m.spec.ref))
+        return planned
+
     def pricing(self, spec: ApiModelSpec) -> ApiPricing:
         return ApiPricing(spec, self.settings.price_override(spec.ref))
 
@@ -177,7 +195,7 @@ class Runner:
             raise UserError("no model to run; give at least one --model PATH or provider:model")
         if max_cost_usd is not None and max_cost_usd < 0:
             raise UserError(f"the cost cap must be 0 or more dollars, not {max_cost_usd}")
-        planned = self.plan_models(specs)
+        planned = self.check_prices(self.plan_models(specs), max_cost_usd)
         run_id = self.store.new_run_id()
         self.store.create_run(
             {"id": run_id, "kind": kind, "suite_name": suite.name, "suite_version": suite.version,
@@ -201,11 +219,13 @@ class Runner:
 
     def execute(self, run_id: str, cancel: threading.Event | None = None, reuse: bool = True,
                 concurrent: bool = False, max_cost_usd: float | None = None) -> Iterator[RunEvent]:
-        """Run every cell of the plan not stored yet; a second call resumes an interrupted run.
+        """Run every cell of the plan not stored yet, and retry those that failed for a reason that
+        may pass; a second call resumes an interrupted run.
 
         With `concurrent`, every local model answers at the same time in its own worker (side by
-        side), the CPU threads shared out between them; otherwise they run one after another. API
-        models always run alongside. `max_cost_usd` replaces the run's cost cap (a resume may raise it).
+        side), the CPU threads shared out between them; otherwise they run one after another, so each
+        is measured alone. API models always run alongside. `max_cost_usd` replaces the run's cost cap
+        (a resume may raise it).
         """
         cancel = cancel or threading.Event()
         run = self.store.run(run_id)
@@ -222,15 +242,13 @@ class Runner:
         budget = Budget(cap, self.store.api_spend(run_id))
         self.store.set_run_status(run_id, "running")
         yield RunStarted(run_id, total, done)
-        meter = EnergyMeter(self.settings.device_watts)
+        ledger = MachineLedger(EnergyMeter(self.settings.device_watts))
         work = [(model, [c for c in suite.cases if (model["model_key"], c.id) not in done_cells])
                 for model in models]
         work = [(model, cases) for model, cases in work if cases]
         local = [(m, cases) for m, cases in work if not _is_api(m)]
-        threads = None
-        if concurrent and len(local) > 1:
-            threads = max(1, (self.hardware.physical_cores or 1) // len(local))
-        local_streams = [self._run_model(run_id, model, cases, sampling, meter, cancel, reuse, threads)
+        sharing = len(local) if concurrent and len(local) > 1 else 1
+        local_streams = [self._run_model(run_id, model, cases, sampling, ledger, cancel, reuse, sharing)
                          for model, cases in local]
         if not concurrent and len(local_streams) > 1:
             local_streams = [(e for stream in local_streams for e in stream)]
@@ -247,28 +265,49 @@ class Runner:
                     reason = (f"stopped by the cost cap: {format_usd(event.spent_usd)} of "
                               f"{format_usd(event.cap_usd)} spent, and the next request could cost "
                               f"{format_usd(event.next_request_usd)}; resume with a higher cap to finish")
+                elif isinstance(event, PriceNeeded):
+                    reason = _price_needed(event.model_ref)
                 yield event
             if done >= total:
-                status, reason = "complete", None
+                status, reason = self._outcome(run_id)
             elif reason is None and cancel.is_set():
                 reason = "cancelled"
         finally:
-            self.store.set_run_status(run_id, status)
+            self.store.set_run_status(run_id, status, reason)
         yield RunFinished(run_id, status, reason)
 
+    def _outcome(self, run_id: str) -> tuple[str, str | None]:
+        """How a run that got through its plan ended: complete, incomplete or failed, and why."""
+        rows = self.store.results(run_id)
+        errors = [r for r in rows if r["error"]]
+        retry = [r for r in errors if r["error_kind"] == "transient"]
+        if rows and len(errors) == len(rows):
+            return "failed", (f"every answer failed ({len(rows)} of {len(rows)}), e.g. {errors[0]['error']}"
+                              + ("; resume to try again" if retry else ""))
+        if retry:
+            return "incomplete", (f"{len(retry)} of {len(rows)} answers failed for a reason that may pass "
+                                  f"(e.g. {retry[0]['error']}); resume to retry them")
+        return "complete", None
+
     def _run_model(self, run_id: str, model: dict[str, Any], cases: list[Case], sampling: Sampling,
-                   meter: EnergyMeter, cancel: threading.Event, reuse: bool,
-                   threads: int | None = None) -> Iterator[RunEvent]:
-        """A local model's cases, one after another in its worker."""
+                   ledger: MachineLedger, cancel: threading.Event, reuse: bool,
+                   sharing: int = 1) -> Iterator[RunEvent]:
+        """A local model's cases, one after another in its worker; with `sharing` local models side by
+        side, it gets its share of the threads."""
         key = model["model_key"]
-        identity = json.loads(model["identity_json"])
+        sha256 = json.loads(model["identity_json"]).get("sha256") or ""
         spec = LocalModelSpec.from_dict(json.loads(model["spec_json"]))
-        if threads and not spec.n_threads:
-            spec = dataclasses.replace(spec, n_threads=threads)
+        threads = spec.n_threads or self.hardware.default_threads
+        if sharing > 1:
+            threads = max(1, threads // sharing)
+        spec = dataclasses.replace(spec, n_threads=threads)
         if self.pool is not None:
-            provider = self.pool.get(spec, key, identity.get("sha256"))
+            provider = self.pool.get(spec, key, sha256)
         else:
-            provider = self._provider(spec, key, identity.get("sha256") or "")
+            provider = LocalProvider(spec, label=key, sha256=sha256)
+        # Today's identity, not the one stored when the run was planned: a resume after an upgrade of
+        # llama.cpp must not reuse what the old version answered.
+        identity = provider.identity()
         try:
             for case in cases:
                 if cancel.is_set():
@@ -283,17 +322,24 @@ class Runner:
                 if not provider.loaded:
                     failure = yield from self._load(provider, key)
                     if failure:
-                        yield from self._fail_all(run_id, key, cases[cases.index(case):], sampling, failure)
+                        yield from self._fail_all(run_id, key, cases[cases.index(case):], sampling, failure,
+                                                  load_error_kind(failure))
                         return
                 yield CaseStarted(key, case.id)
-                start = meter.read()
-                result = yield from _answer(provider, key, case.id, request, cancel)
-                joules = meter.joules(start, meter.read())
+                span = ledger.begin(provider.pid)
+                try:
+                    result = yield from _answer(provider, key, case.id, request, cancel)
+                finally:
+                    conditions = ledger.end(span)
                 if result.finish_reason == "cancelled":
                     return  # not stored: resuming the run answers this case again, in full
-                cost, detail = self._local_cost(joules, result, meter.source)
-                row = self._store_answer(run_id, key, case, request, digest, result, cost, detail,
-                                         joules, meter.source)
+                cost, detail = local_cost(conditions.joules, conditions.machine_seconds, self.settings,
+                                          ledger.source)
+                if conditions.sharing:
+                    detail["shared_with"] = conditions.sharing
+                result.threads = result.threads or threads
+                row = self._store_answer(run_id, key, case, request, digest, identity, result, cost, detail,
+                                         conditions, ledger.source)
                 yield CaseFinished(key, case.id, row, False, 0, 0)
         finally:
             if self.pool is None:
@@ -303,22 +349,31 @@ class Runner:
                        budget: Budget, cancel: threading.Event, reuse: bool) -> Iterator[RunEvent]:
         """An API model's cases, several in flight at once (its bound), each within the cost cap."""
         key = model["model_key"]
-        identity = json.loads(model["identity_json"])
         spec = ApiModelSpec.from_dict(json.loads(model["spec_json"]))
         provider = self._provider(spec, key, "")
+        identity = provider.identity()
         pricing = self.pricing(spec)
         stop = threading.Event()  # the cap was reached: send nothing more for this model
+        # A moving alias (gpt-4o-mini) may answer differently next week: reuse its answers only for a while.
+        reuse_since = None if _pinned(spec.model) else (
+            dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=self.settings.api_reuse_days)).isoformat()
 
         def one(case: Case) -> Iterator[RunEvent]:
             if cancel.is_set() or stop.is_set():
                 return
             request = _request_for(case, sampling)
             digest = request_hash(identity, request)
-            previous = self.store.reusable_result(digest) if reuse else None
+            previous = self.store.reusable_result(digest, reuse_since) if reuse else None
             if previous is not None:
                 yield CaseFinished(key, case.id, self._store_reused(run_id, key, case, previous), True, 0, 0)
                 return
-            worst = pricing.worst_case(request) or 0.0
+            worst = pricing.worst_case(request)
+            if worst is None and budget.cap_usd is not None:  # nothing bounds it: ask for a price first
+                if not stop.is_set():
+                    stop.set()
+                    yield PriceNeeded(key, spec.ref)
+                return
+            worst = worst or 0.0
             if not budget.reserve(worst):
                 if not stop.is_set():
                     stop.set()
@@ -329,12 +384,16 @@ class Runner:
                 yield CaseStarted(key, case.id)
                 result = yield from _answer(provider, key, case.id, request, cancel)
                 if result.finish_reason == "cancelled":
-                    return
+                    if not result.billed_seconds:
+                        return  # never sent: nothing to pay, nothing to keep
+                    # What streamed before the cancel was paid for: kept, and retried on resume.
+                    result.error = "cancelled before the answer was complete; the partial answer is kept"
+                    result.error_kind = "transient"
                 priced = pricing.cost(result.prompt_tokens or 0, result.completion_tokens or 0,
-                                      result.cached_tokens or 0, (result.wall_time_ms or 0) / 1000)
+                                      result.cached_tokens or 0, result.billed_seconds)
                 cost = priced.usd
-                row = self._store_answer(run_id, key, case, request, digest, result, cost, priced.detail,
-                                         None, None)
+                row = self._store_answer(run_id, key, case, request, digest, identity, result, cost,
+                                         priced.detail, None, None)
                 yield CaseFinished(key, case.id, row, False, 0, 0)
             finally:
                 budget.settle(worst, cost)
@@ -347,7 +406,7 @@ class Runner:
             failure = str(exc)
         if failure:
             yield ModelFailed(key, failure)
-            yield from self._fail_all(run_id, key, cases, sampling, failure)
+            yield from self._fail_all(run_id, key, cases, sampling, failure, "permanent")
             return
         yield ModelLoaded(key, 0.0, None)
         try:
@@ -370,32 +429,18 @@ class Runner:
         return None
 
     def _fail_all(self, run_id: str, key: str, cases: list[Case], sampling: Sampling,
-                  error: str) -> Iterator[RunEvent]:
+                  error: str, kind: str) -> Iterator[RunEvent]:
         """A model that cannot answer at all gets an error row for each case, so the run completes."""
         for case in cases:
-            row = self._store_answer(run_id, key, case, _request_for(case, sampling), "",
-                                     Result(finish_reason="error", error=error), 0.0, {"kind": "none"},
-                                     None, None)
+            row = self._store_answer(run_id, key, case, _request_for(case, sampling), "", None,
+                                     Result(finish_reason="error", error=error, error_kind=kind), 0.0,
+                                     {"kind": "none"}, None, None)
             yield CaseFinished(key, case.id, row, False, 0, 0)
 
-    def _local_cost(self, joules: float, result: Result, energy_source: str) -> tuple[float, dict[str, Any]]:
-        """Electricity, plus the machine's price spread over its working life when one is set."""
-        s = self.settings
-        energy = electricity_cost_usd(joules, s.electricity_usd_per_kwh)
-        seconds = (result.wall_time_ms or 0) / 1000
-        hardware = seconds * hardware_usd_per_second(s.hardware_usd, s.hardware_lifetime_years,
-                                                     s.hardware_busy_share)
-        detail: dict[str, Any] = {"kind": "electricity", "usd_per_kwh": s.electricity_usd_per_kwh,
-                                  "energy_source": energy_source, "energy_usd": energy}
-        if hardware:
-            detail.update(kind="local", hardware_usd=hardware, hardware_price_usd=s.hardware_usd,
-                          hardware_lifetime_years=s.hardware_lifetime_years,
-                          hardware_busy_share=s.hardware_busy_share)
-        return energy + hardware, detail
-
     def _store_answer(self, run_id: str, key: str, case: Case, request: Request, digest: str,
-                      result: Result, cost_usd: float | None, cost_detail: dict[str, Any],
-                      joules: float | None, energy_source: str | None) -> dict[str, Any]:
+                      identity: dict[str, Any] | None, result: Result, cost_usd: float | None,
+                      cost_detail: dict[str, Any], conditions: Conditions | None,
+                      energy_source: str | None) -> dict[str, Any]:
         graded = grade(case, result.text) if result.ok else None
         row = {
             "run_id": run_id, "model_key": key, "case_id": case.id,
@@ -407,26 +452,42 @@ class Runner:
             "prompt_tokens_per_second": result.prompt_tokens_per_second,
             "generation_tokens_per_second": result.generation_tokens_per_second,
             "wall_time_ms": result.wall_time_ms, "peak_memory_bytes": result.peak_memory_bytes,
-            "error": result.error, "usage_json": dumps(result.usage),
+            "peak_memory_scope": result.peak_memory_scope,
+            "error": result.error, "error_kind": result.error_kind if result.error else None,
+            "usage_json": dumps(result.usage if result.billed_seconds is None
+                                else {**result.usage, "billed_seconds": result.billed_seconds}),
             "grade_passed": None if graded is None else int(graded.passed),
             "grade_score": None if graded is None else graded.score,
             "grade_reason": None if graded is None else graded.reason,
             "grade_json": None if graded is None else dumps(graded.to_dict()),
-            "energy_joules": joules, "energy_source": energy_source,
+            "energy_joules": None if conditions is None else conditions.joules,
+            "energy_source": energy_source,
             "cost_usd": cost_usd, "cost_json": dumps(cost_detail),
+            "threads": result.threads, "chat_template": result.chat_template,
+            "served_model": result.served_model,
+            "identity_json": None if identity is None else dumps(identity),
         }
+        if conditions is not None:
+            row.update(sharing=conditions.sharing, load_average=conditions.load_average,
+                       other_cpu_share=conditions.other_cpu_share, under_load=int(conditions.under_load),
+                       machine_seconds=conditions.machine_seconds)
         row["id"] = self.store.add_result(row)
         return row
 
     def _store_reused(self, run_id: str, key: str, case: Case, previous: dict[str, Any]) -> dict[str, Any]:
-        row = {k: v for k, v in previous.items() if k not in ("id", "created_at")}
-        graded = grade(case, row["text"])  # the suite's checks may have changed since
+        """An identical request answered before: its text, graded again (the suite's checks may have
+        changed); its measurements stay, marked as taken in the run `reused_from` belongs to. A
+        person's verdict belongs to the run it was given in and is not copied."""
+        row = {k: v for k, v in previous.items()
+               if k not in ("id", "created_at", "human_label", "prior_attempts_usd", "measured_in_run")}
+        graded = grade(case, row["text"])
         row.update(run_id=run_id, model_key=key, case_id=case.id, reused_from=previous["id"],
                    grade_passed=None if graded is None else int(graded.passed),
                    grade_score=None if graded is None else graded.score,
                    grade_reason=None if graded is None else graded.reason,
                    grade_json=None if graded is None else dumps(graded.to_dict()))
         row["id"] = self.store.add_result(row)
+        row["measured_in_run"] = previous["run_id"]
         return row
 
 
@@ -494,6 +555,20 @@ def _interleave(streams: list[Iterator[RunEvent]], cancel: threading.Event,
             cancel.set()
         for worker in workers:
             worker.join()
+
+
+def _price_needed(ref: str) -> str:
+    return (f"{ref} has no known price, so the cost cap cannot bound what it spends: set its price "
+            f"(`modelscout prices set {ref} --input USD --output USD`, or Settings > API models) or run "
+            f"without a cap")
+
+
+_DATED = re.compile(r"(\d{4}-?\d{2}-?\d{2}|@\d{8})$")
+
+
+def _pinned(model: str) -> bool:
+    """A dated snapshot (gpt-4o-mini-2024-07-18, claude-3-5-haiku-20241022) does not move; an alias may."""
+    return bool(_DATED.search(model))
 
 
 def _request_for(case: Case, sampling: Sampling) -> Request:

@@ -1,4 +1,10 @@
-"""Reference checks (exact, contains, regex, numeric) that grade an answer against a case."""
+"""Reference checks (exact, contains, regex, numeric) that grade an answer against a case.
+
+An answer never passes only because it repeats its prompt: a model prompted in a format it does not
+know (a base model given ChatML) often echoes the question, and a question holds the words a
+`contains` check looks for. Runs of the prompt's words found in the answer are set aside and the
+answer is graded again without them; the grade's reason says when the answer repeats the prompt.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from desktop_app.suites.loader import (
@@ -55,14 +61,16 @@ def grade(case: Case, answer: str | None) -> Grade | None:
     if not case.checks:
         return None
     answer = answer or ""
-    parts = tuple(run_check(check, case.expected, answer) for check in case.checks)
+    references = [case.expected, *(check.params.get("value") for check in case.checks)]
+    echo = find_echo(answer, case.prompt, case.system, [_reference_text(r) for r in references if r is not None])
+    parts = tuple(_graded_without_echo(check, case.expected, answer, echo) for check in case.checks)
     if len(parts) == 1:
         return parts[0]
     failed = [part for part in parts if not part.passed]
     if failed:
         reason = f"{len(failed)} of {len(parts)} checks failed: " + "; ".join(f"{p.check}: {p.reason}" for p in failed)
     else:
-        reason = f"all {len(parts)} checks passed"
+        reason = f"all {len(parts)} checks passed" + (f"; {echo.note}" if echo else "")
     return Grade(
         passed=not failed,
         score=sum(part.score for part in parts) / len(parts),
@@ -75,6 +83,119 @@ def grade(case: Case, answer: str | None) -> Grade | None:
 def run_check(check: Check, expected: str | float | None, answer: str) -> Grade:
     """One check's grade; the suite loader has already validated its parameters."""
     return CHECKS[check.type](check.params, expected, answer)
+
+
+# An echo is a run of consecutive prompt words repeated in the answer: most of a short prompt (so that
+# restating part of a question, "The capital of France is Paris.", is not one), or a passage of a long
+# prompt. Prompts of fewer words than ECHO_MIN_WORDS are never looked for.
+ECHO_MIN_WORDS = 3
+ECHO_SHARE = 0.8  # of a short prompt's words
+ECHO_PASSAGE_WORDS = 12  # a run this long is an echo whatever the prompt's length
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Echo:
+    """Where an answer repeats its prompt: character spans of the answer, and what they repeat."""
+
+    spans: tuple[tuple[int, int], ...]
+    words: int  # how many of the answer's words are repeated prompt words
+    sources: tuple[str, ...]  # "prompt", "system prompt"
+
+    def __bool__(self) -> bool:
+        return bool(self.spans)
+
+    @property
+    def note(self) -> str:
+        return f"the answer repeats the {' and the '.join(self.sources)} ({self.words} words)"
+
+    def remove(self, answer: str) -> str:
+        """The answer with the repeated text cut out (a space in its place, so words do not join)."""
+        kept, at = [], 0
+        for start, end in self.spans:
+            kept.append(answer[at:start])
+            at = end
+        kept.append(answer[at:])
+        return " ".join(kept)
+
+
+NO_ECHO = Echo((), 0, ())
+
+
+def find_echo(answer: str, prompt: str | None, system: str | None = None,
+              references: list[str] | None = None) -> Echo:
+    """The runs of the prompt's (and system prompt's) words that the answer repeats, word for word.
+
+    A run that is all within a reference answer is not an echo: "Repeat: the quick brown fox" is
+    answered correctly by repeating its words.
+    """
+    allowed = [" ".join(_words(text)) for text in references or ()]
+    answer_words = [(m.start(), m.end(), _fold(m.group(0))) for m in _WORD.finditer(answer)]
+    spans: list[tuple[int, int]] = []
+    words = 0
+    sources = []
+    taken: set[int] = set()
+    for name, source in (("prompt", prompt), ("system prompt", system)):
+        runs = _repeated_runs([w for _, _, w in answer_words], _words(source or ""), taken, allowed)
+        if runs:
+            sources.append(name)
+        for first, count in runs:
+            taken.update(range(first, first + count))
+            spans.append((answer_words[first][0], answer_words[first + count - 1][1]))
+            words += count
+    if not spans:
+        return NO_ECHO
+    return Echo(tuple(sorted(spans)), words, tuple(sources))
+
+
+def _words(text: str) -> list[str]:
+    return [_fold(word) for word in _WORD.findall(text)]
+
+
+def _fold(word: str) -> str:
+    return unicodedata.normalize("NFKC", word).casefold()
+
+
+def _repeated_runs(answer: list[str], prompt: list[str], taken: set[int],
+                   allowed: list[str]) -> list[tuple[int, int]]:
+    """(first answer word, count) of each longest run of consecutive prompt words, long enough to be an echo."""
+    if len(prompt) < ECHO_MIN_WORDS or not answer:
+        return []
+    least = max(ECHO_MIN_WORDS, min(math.ceil(ECHO_SHARE * len(prompt)), ECHO_PASSAGE_WORDS))
+    starts: dict[tuple[str, ...], list[int]] = {}
+    for j in range(len(prompt) - ECHO_MIN_WORDS + 1):
+        starts.setdefault(tuple(prompt[j:j + ECHO_MIN_WORDS]), []).append(j)
+    runs = []
+    i = 0
+    while i <= len(answer) - ECHO_MIN_WORDS:
+        best = 0
+        for j in starts.get(tuple(answer[i:i + ECHO_MIN_WORDS]), ()):
+            k = ECHO_MIN_WORDS
+            while i + k < len(answer) and j + k < len(prompt) and answer[i + k] == prompt[j + k]:
+                k += 1
+            best = max(best, k)
+        if best >= least and not taken.intersection(range(i, i + best)):
+            run = " ".join(answer[i:i + best])
+            if not any(f" {run} " in f" {text} " for text in allowed):
+                runs.append((i, best))
+            i += best
+        else:
+            i += 1
+    return runs
+
+
+def _graded_without_echo(check: Check, expected: str | float | None, answer: str, echo: Echo) -> Grade:
+    """The check's grade, failing an answer that passes only through the prompt it repeats."""
+    full = run_check(check, expected, answer)
+    if not echo:
+        return full
+    if not full.passed:
+        return replace(full, reason=f"{full.reason}; {echo.note}")
+    alone = run_check(check, expected, echo.remove(answer))
+    if alone.passed:
+        return replace(alone, reason=f"{alone.reason}; {echo.note}")
+    return replace(alone, reason=f"{echo.note}, and only the repeated text passes the check; "
+                                 f"the rest of the answer: {alone.reason}")
 
 
 def normalize(text: str) -> str:

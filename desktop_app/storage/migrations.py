@@ -102,6 +102,28 @@ def m003_cost_cap(db: sqlite_utils.Database) -> None:
     db["runs"].add_column("max_cost_usd", float)
 
 
+@migration
+def m004_measurement_conditions(db: sqlite_utils.Database) -> None:
+    # What an answer's figures were measured under, so they are only compared with their like.
+    results = db["results"]
+    for name, kind in (
+        ("threads", int),  # CPU threads the local model used
+        ("sharing", int),  # other local models answering at the same time (the most at once)
+        ("load_average", float),  # the 1-minute load average when the answer ended
+        ("other_cpu_share", float),  # share of the machine's CPU other programs took during the answer
+        ("under_load", int),  # 1: other programs were busy enough to distort the figures
+        ("machine_seconds", float),  # the answer's share of the machine's time (split while sharing)
+        ("chat_template", str),  # the prompt format a local model was given
+        ("served_model", str),  # the model name an API server reported
+        ("error_kind", str),  # transient (resume retries it) or permanent
+        ("identity_json", str),  # the model identity the request hash was made from
+        ("peak_memory_scope", str),  # answer or process
+        ("prior_attempts_usd", float),  # what earlier failed attempts at this cell cost
+    ):
+        results.add_column(name, kind)
+    db["runs"].add_column("status_reason", str)  # why a run is failed or incomplete, in words
+
+
 def apply(db: sqlite_utils.Database) -> list[str]:
     """Apply the migrations not yet recorded; return the names applied now."""
     table = db["_migrations"]

@@ -91,15 +91,19 @@ class Store:
 
     def runs(self, limit: int = 50) -> list[dict[str, Any]]:
         return self._query(
-            "select r.id, r.created_at, r.status, r.kind, r.suite_name, r.suite_version, "
+            "select r.id, r.created_at, r.status, r.status_reason, r.kind, r.suite_name, r.suite_version, "
             "(select count(*) from run_models m where m.run_id = r.id) as models, "
-            "(select count(*) from results s where s.run_id = r.id) as results "
+            "(select count(*) from results s where s.run_id = r.id) as results, "
+            "(select count(*) from results s where s.run_id = r.id and s.error is not null "
+            "and s.error_kind = 'transient') as retryable "
             "from runs r order by r.created_at desc limit ?", [limit])
 
-    def set_run_status(self, run_id: str, status: str) -> None:
-        finished = now() if status == "complete" else None
+    def set_run_status(self, run_id: str, status: str, reason: str | None = None) -> None:
+        """running, interrupted, complete, incomplete (some answers failed for a passing reason: resume
+        retries them) or failed (every answer failed); `reason` says why in words."""
+        finished = now() if status in ("complete", "incomplete", "failed") else None
         with self.transaction():
-            self.db["runs"].update(run_id, {"status": status, "finished_at": finished})
+            self.db["runs"].update(run_id, {"status": status, "finished_at": finished, "status_reason": reason})
 
     def set_cost_cap(self, run_id: str, max_cost_usd: float | None) -> None:
         with self.transaction():
@@ -108,7 +112,8 @@ class Store:
     def api_spend(self, run_id: str) -> float:
         """Dollars this run has paid for API answers (answers reused from earlier runs cost nothing now)."""
         rows = self._query(
-            "select coalesce(sum(s.cost_usd), 0) as spent from results s join run_models m "
+            "select coalesce(sum(coalesce(s.cost_usd, 0) + coalesce(s.prior_attempts_usd, 0)), 0) as spent "
+            "from results s join run_models m "
             "on m.run_id = s.run_id and m.model_key = s.model_key "
             "where s.run_id = ? and m.provider != 'llama.cpp' and s.reused_from is null", [run_id])
         return float(rows[0]["spent"])
@@ -127,23 +132,48 @@ class Store:
     # Results ------------------------------------------------------------------------------
 
     def add_result(self, row: dict[str, Any]) -> int:
+        """Store an answer; one that retries a failed cell replaces the failure, carrying what the
+        earlier attempts cost, so a run's spend stays whole."""
         with self.transaction():
+            earlier = list(self.db.query(
+                "select id, case when reused_from is null then coalesce(cost_usd, 0) "
+                "+ coalesce(prior_attempts_usd, 0) else 0 end as spent from results "
+                "where run_id = ? and model_key = ? and case_id = ?",
+                [row["run_id"], row["model_key"], row["case_id"]]))
+            if earlier:
+                self.db.execute("delete from results where id = ?", [earlier[0]["id"]])
+                if earlier[0]["spent"]:
+                    row = {**row, "prior_attempts_usd": earlier[0]["spent"]}
             table = self.db["results"].insert({"created_at": now(), **row})
         return int(table.last_pk)
 
     def results(self, run_id: str) -> list[dict[str, Any]]:
+        """A run's answers; a reused one says in `measured_in_run` which run its figures come from."""
         return self._query(
-            "select s.* from results s join run_models m "
+            "select s.*, o.run_id as measured_in_run from results s join run_models m "
             "on m.run_id = s.run_id and m.model_key = s.model_key "
+            "left join results o on o.id = s.reused_from "
             "where s.run_id = ? order by m.position, s.id", [run_id])
 
     def done_cells(self, run_id: str) -> set[tuple[str, str]]:
+        """Cells that need no more work: answered, or failed for a reason trying again will not fix."""
         return {(r["model_key"], r["case_id"]) for r in self._query(
-            "select model_key, case_id from results where run_id = ?", [run_id])}
+            "select model_key, case_id from results where run_id = ? "
+            "and (error is null or coalesce(error_kind, '') != 'transient')", [run_id])}
 
-    def reusable_result(self, request_hash: str) -> dict[str, Any] | None:
-        """The newest complete answer to an identical request, if any."""
+    def reusable_result(self, request_hash: str, newer_than: str | None = None) -> dict[str, Any] | None:
+        """The newest complete answer to an identical request that was measured, not itself reused;
+        with `newer_than` (an ISO time), only one given since then."""
         rows = self._query(
-            "select * from results where request_hash = ? and error is null "
-            "and finish_reason in ('stop', 'length') order by id desc limit 1", [request_hash])
+            "select * from results where request_hash = ? and error is null and reused_from is null "
+            "and finish_reason in ('stop', 'length') and created_at >= ? order by id desc limit 1",
+            [request_hash, newer_than or ""])
         return rows[0] if rows else None
+
+    def hardware_of_runs(self, run_ids: set[str]) -> dict[str, dict[str, Any]]:
+        """The hardware each run was measured on."""
+        if not run_ids:
+            return {}
+        marks = ", ".join("?" * len(run_ids))
+        return {r["id"]: json.loads(r["hardware_json"] or "{}") for r in self._query(
+            f"select id, hardware_json from runs where id in ({marks})", sorted(run_ids))}

@@ -13,8 +13,13 @@ MISSING = "–"  # a measurement that is not there (not answered, not measured)
 
 
 def format_usd(value: float | None, digits: int = 2) -> str:
-    """Dollars readable at any size: $1.25, $0.0042, $2.1e-6."""
+    """Dollars as plain decimals at any size: $1,234.50, $0.50, $0.0042, $0.0000021."""
     return units.format_usd(value, digits, missing=MISSING)
+
+
+def format_usd_per_1k(value: float | None) -> str:
+    """A per-answer (per-request) figure in a table: the cost of 1,000, the header saying so."""
+    return units.format_usd_per_1k(value, missing=MISSING)
 
 
 def format_ms(value: float | None) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,9 +57,15 @@ def estimate_api_cost(settings: Settings, ctx: AppContext, suite: Suite, model_p
     return runner.estimate_cost(suite, [runner.spec_for(p) for p in model_paths if parse_model_ref(p)], sampling)
 
 
+# Statuses Resume may finish: stopped before the end (cancelled, a cost cap, a crash that left it
+# "running"), or through the plan with answers that failed for a reason that may pass.
+RESUMABLE_STATUSES = ("interrupted", "running", "incomplete", "failed")
+
+
 @dataclass(frozen=True)
 class UnfinishedRun:
-    """A suite run that stopped before its last answer: cancelled, or left "running" by a process that died."""
+    """A suite run Resume can finish: stopped before its last answer (cancelled, or left "running" by a
+    process that died), or finished with answers to retry (incomplete, or failed for a passing reason)."""
 
     id: str
     suite_name: str
@@ -67,23 +73,37 @@ class UnfinishedRun:
     models: int
     answers: int
     left_running: bool  # its status still says running: the app or `modelscout run` ended without closing it
+    status: str = "interrupted"
+    reason: str = ""  # why it is incomplete or failed (or stopped), in words
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> UnfinishedRun:
         return cls(row["id"], row.get("suite_name") or "", row.get("created_at") or "", int(row.get("models") or 0),
-                   int(row.get("results") or 0), row["status"] == "running")
+                   int(row.get("results") or 0), row["status"] == "running", row["status"],
+                   row.get("status_reason") or "")
+
+
+def has_retryable_answers(results: Iterable[dict[str, Any]]) -> bool:
+    """Some answer failed for a reason that may pass (a timeout, a rate limit): a resume tries it again."""
+    return any(r.get("error") and r.get("error_kind") == "transient" for r in results)
 
 
 def unfinished_runs(store: Store, active: Collection[str] = (), suite_name: str | None = None,
                     limit: int = 500) -> list[UnfinishedRun]:
     """Suite runs that Resume can finish, newest first; `active` are runs this app is running now."""
+    # A failed run whose every answer failed for good would fail the same way again: not offered.
     return [UnfinishedRun.from_row(row) for row in store.runs(limit=limit)
-            if row["kind"] == "suite" and row["status"] in ("interrupted", "running") and row["id"] not in active
+            if row["kind"] == "suite" and row["status"] in RESUMABLE_STATUSES and row["id"] not in active
+            and (row["status"] != "failed" or row["retryable"])
             and (suite_name is None or row["suite_name"] == suite_name)]
 
 
-def is_unfinished(run: dict[str, Any], active: Collection[str] = ()) -> bool:
-    return run.get("kind") == "suite" and run.get("status") in ("interrupted", "running") and run["id"] not in active
+def is_unfinished(run: dict[str, Any], active: Collection[str] = (),
+                  results: Iterable[dict[str, Any]] = ()) -> bool:
+    """Resume can finish this run; a failed one only when some of `results` (its answers) may pass on a retry."""
+    if run.get("kind") != "suite" or run.get("status") not in RESUMABLE_STATUSES or run["id"] in active:
+        return False
+    return run["status"] != "failed" or has_retryable_answers(results)
 
 
 def left_running_question(run_id: str, answers: int) -> str:

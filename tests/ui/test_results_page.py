@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import html
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QApplication, QLabel, QPlainTextEdit
 
 from desktop_app.analysis.summary import summarize
-from desktop_app.models.catalog import ModelCatalog
 from desktop_app.providers.base import Sampling
 from desktop_app.runner.events import CaseFinished
 from desktop_app.runner.runner import Runner
@@ -25,42 +23,15 @@ from desktop_app.ui.pages.results import SORT_ROLE, STATE_ROLE, ResultsPage, fir
 from desktop_app.ui.style import apply_style
 from desktop_app.ui.widgets.answer_diff import DIFF_KIND, word_diff
 from desktop_app.ui.workers import GeneratorWorker
-from tests.conftest import SUITES
+from tests.ui.conftest import install_run
 
 SHOTS = Path("/tmp/shots")
 SAMPLING = Sampling(max_tokens=16)
 
 
-def write_small_suite(folder: Path) -> Path:
-    """The conftest's small_suite (three demo cases), for a fixture that outlives one test."""
-    lines = (SUITES / "demo.jsonl").read_text(encoding="utf-8").splitlines()
-    header, cases = lines[0], [line for line in lines[1:] if line.startswith("{")][:3]
-    path = folder / "small.jsonl"
-    path.write_text("\n".join([header, *cases]) + "\n", encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="module")
-def template_db(tmp_path_factory: pytest.TempPathFactory, demo_model: Path, demo_variant: Path) -> tuple[Path, str]:
-    """One real run (demo model and its Q2_K variant on three cases), made once per module and copied."""
-    home = tmp_path_factory.mktemp("results-home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MODELSCOUT_HOME", str(home))
-        store = Store(home / "modelscout.db")
-        runner = Runner(store, Settings(threads=2, context_size=1024), ModelCatalog(home / "models.json"))
-        run_id = runner.create_run(load_suite(write_small_suite(home)),
-                                   [runner.spec_for(demo_model), runner.spec_for(demo_variant)], SAMPLING)
-        assert list(runner.execute(run_id))[-1].status == "complete"
-        store.close()
-    return home / "modelscout.db", run_id
-
-
 @pytest.fixture
-def seeded(ctx, template_db) -> str:
-    """The template run in this test's data folder (copied before anything opens it)."""
-    database, run_id = template_db
-    shutil.copy(database, ctx.database_path())
-    return run_id
+def seeded(ctx, demo_run_db) -> str:
+    return install_run(demo_run_db, ctx)
 
 
 def synthetic_run(store: Store, cases: list[Case], answers: dict[tuple[str, str], str | Exception]) -> str:

@@ -13,43 +13,16 @@ from PySide6.QtWidgets import QApplication
 
 from desktop_app.analysis.summary import RunSummary, summarize
 from desktop_app.analysis.tradeoff import AXES, pareto_frontier, recommend
-from desktop_app.models.catalog import ModelCatalog
-from desktop_app.providers.base import Sampling
-from desktop_app.runner.events import RunFinished
-from desktop_app.runner.runner import Runner
-from desktop_app.settings import Settings
-from desktop_app.storage.store import Store
-from desktop_app.suites import load_suite
 from desktop_app.ui.style import STYLE_SHEET
 from desktop_app.ui.formatting import format_usd
-from tests.conftest import SUITES
 from tests.test_tradeoff import model
 
 SHOTS = Path("/tmp/shots")
 
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory, demo_model: Path, demo_variant: Path) -> tuple[Path, str]:
-    """The first 3 demo cases on both demo models, run once for the module with the core Runner.
-
-    Each test copies the database into its own ctx.database_path(): the same file a run there makes,
-    without generating the 6 answers again for every test.
-    """
-    folder = tmp_path_factory.mktemp("tradeoff-run")
-    lines = (SUITES / "demo.jsonl").read_text(encoding="utf-8").splitlines()
-    suite_path = folder / "small.jsonl"
-    suite_path.write_text("\n".join([lines[0], *[l for l in lines[1:] if l.startswith("{")][:3]]) + "\n",
-                          encoding="utf-8")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MODELSCOUT_HOME", str(folder / "home"))
-        store = Store(folder / "modelscout.db")
-        runner = Runner(store, Settings(threads=2, context_size=1024), ModelCatalog())
-        run_id = runner.create_run(load_suite(suite_path), [runner.spec_for(demo_model),
-                                                            runner.spec_for(demo_variant)], Sampling(max_tokens=16))
-        events = list(runner.execute(run_id))
-        store.close()
-    assert events[-1] == RunFinished(run_id, "complete")
-    return folder / "modelscout.db", run_id
+@pytest.fixture
+def demo_run(demo_run_db) -> tuple[Path, str]:
+    return demo_run_db
 
 
 def install(db: Path, ctx) -> Path:
@@ -186,7 +159,9 @@ def test_a_free_model_sits_at_the_left_and_an_ungraded_one_is_listed(ctx, qtbot,
     with sqlite3.connect(target) as conn:  # reshape the stored run: one model free, a third one ungraded
         free, paid = [r[0] for r in conn.execute(
             "select model_key from run_models where run_id = ? order by position", [run_id])]
-        conn.execute("update results set cost_usd = 0 where model_key = ?", [free])
+        # Free under any settings: the plot prices answers again under the app's current ones.
+        conn.execute("update results set cost_usd = 0, energy_joules = 0, machine_seconds = 0 where model_key = ?",
+                     [free])
         columns = [r[1] for r in conn.execute("pragma table_info(run_models)")]
         conn.execute(f"insert into run_models ({', '.join(columns)}) select "
                      + ", ".join("'no checks <b>'" if c == "model_key" else "9" if c == "position" else c
@@ -200,7 +175,7 @@ def test_a_free_model_sits_at_the_left_and_an_ungraded_one_is_listed(ctx, qtbot,
     conn.close()
     page = open_page(ctx, qtbot)
     try:
-        models = {m.model: m for m in summarize(ctx.store, run_id).models}
+        models = {m.model: m for m in summarize(ctx.store, run_id, ctx.settings).models}
         assert models["no checks <b>"].quality is None and models[free].cost_per_answer_usd == 0
         points = plotted(page)
         assert set(points) == {free, paid}
@@ -261,5 +236,5 @@ def test_empty_until_a_run_has_answers_then_it_follows_new_runs(ctx, qtbot, demo
 
 def test_money_reads_well_at_every_size() -> None:
     assert [format_usd(v) for v in (None, 0, 2.1e-6, 1e-4, 3.79e-5, 0.0042, 0.5, 12.345)] == [
-        "–", "$0", "$2.1e-6", "$1e-4", "$3.8e-5", "$0.0042", "$0.5", "$12.35"]
-    assert format_usd(1.99999e-5, 1) == "$2e-5"
+        "–", "$0", "$0.0000021", "$0.0001", "$0.000038", "$0.0042", "$0.50", "$12.35"]
+    assert format_usd(1.99999e-5, 1) == "$0.00002"

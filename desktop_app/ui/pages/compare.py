@@ -77,6 +77,7 @@ class ComparePage(QWidget):
         self._failed = False
         self._closed = False
         self._final_status: str | None = None  # from the runner's RunFinished
+        self._final_reason: str | None = None  # why it is incomplete or failed, in words
         self._pending_selection: list[str] | None = None
         self._values: dict[str, str] = {}
         self.variable_fields: dict[str, QLineEdit] = {}
@@ -269,6 +270,7 @@ class ComparePage(QWidget):
         self.run_status = QLabel()
         self.run_status.setObjectName("hint")
         self.run_status.setTextFormat(Qt.TextFormat.PlainText)
+        self.run_status.setWordWrap(True)  # an incomplete or failed run's reason can be long
         self.open_button = QPushButton("Open in Results")
         self.open_button.setToolTip("See this comparison on the Results screen")
         self.open_button.clicked.connect(self.open_in_results)
@@ -397,6 +399,8 @@ class ComparePage(QWidget):
         for path in model_paths:
             api = parse_model_ref(path) is not None
             column = AnswerColumn(self.picker.label_for(path), path, None if api else usd_per_second)
+            if not api:
+                column.set_notice(*self.picker.template_notice(path))  # a file without a chat template
             column.set_state("preparing")
             column.label_changed.connect(self._store_label)
             self.columns_splitter.addWidget(column)
@@ -405,6 +409,7 @@ class ComparePage(QWidget):
         self.run_id = None
         self._stopped = self._failed = False
         self._final_status = None
+        self._final_reason = None
         self._cancel = threading.Event()
         self._worker = GeneratorWorker(self._make_run(prompt, system, model_paths, sampling, self._cancel))
         self._worker.yielded.connect(self._on_event)
@@ -473,7 +478,7 @@ class ComparePage(QWidget):
             self.open_button.show()
             return
         if isinstance(event, RunFinished):
-            self._final_status = event.status
+            self._final_status, self._final_reason = event.status, event.reason
             self._flush()
             return
         column = self._by_key.get(getattr(event, "model_key", ""))
@@ -526,7 +531,13 @@ class ComparePage(QWidget):
             errors = sum(1 for c in self.columns if c.state == "error")
             words = {"complete": "done", "stopped": "stopped", "interrupted": "interrupted"}.get(status, status)
             summary = f"Run {self.run_id} · {words} · {done} of {len(self.columns)} answered"
-            self._set_status(summary + (f" · {errors} failed" if errors else ""))
+            summary += f" · {errors} failed" if errors else ""
+            if status in ("incomplete", "failed") and self._final_reason:
+                # A comparison is not resumed here: its remedy is to ask again.
+                why = self._final_reason.split("; resume")[0]
+                again = " Run it again to retry." if status == "incomplete" or "resume" in self._final_reason else ""
+                summary += f"\n{why[:1].upper()}{why[1:]}.{again}"
+            self._set_status(summary)
             self.ctx.runs_changed.emit(self.run_id)
         self.run_finished.emit(self.run_id or "", status)
 

@@ -13,10 +13,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHea
 
 from desktop_app.errors import UserError
 from desktop_app.models.hardware import Hardware
+from desktop_app.providers.llama_caps import capabilities, gpu_build_command, gpu_build_steps
 from desktop_app.providers.local import LocalModelSpec
 from desktop_app.settings import Settings
 from desktop_app.ui.context import AppContext
 from desktop_app.ui.errors import show_error, show_exception
+from desktop_app.ui.widgets.banner import Banner
 from desktop_app.ui.widgets.empty_library import EmptyLibraryPanel
 from desktop_app.ui.widgets.flow_layout import FlowLayout
 from desktop_app.ui.widgets.library_table import (ADDED_FILE, COL_ARCH, COL_CONTEXT, COL_FIT, COL_LOADED, COL_NAME,
@@ -35,12 +37,12 @@ MEMORY_REFRESH_MS = 2000
 
 def spec_for(settings: Settings, hardware: Hardware, row: LibraryRow) -> LocalModelSpec:
     """The configuration a run would ask the pool for (Runner.spec_for + plan_models), so a run reuses it."""
-    gpu_layers = settings.gpu_layers if hardware.gpus else 0
+    gpu_layers = settings.gpu_layers if hardware.can_offload else 0
     fit = row.entry.fit
     if gpu_layers == -1 and fit is not None and fit.gpu_layers >= 0:
         gpu_layers = fit.gpu_layers
-    return LocalModelSpec(path=row.key, n_ctx=settings.context_size, n_threads=settings.threads,
-                          n_gpu_layers=gpu_layers)
+    return LocalModelSpec(path=row.key, n_ctx=settings.context_size, n_threads=settings.threads or hardware.default_threads,
+                          n_gpu_layers=gpu_layers, chat_template=settings.chat_templates.get(row.key))
 
 
 class ModelsPage(QWidget):
@@ -185,6 +187,8 @@ class ModelsPage(QWidget):
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
 
         self.detail = DetailPanel()
+        self.detail.template_chosen.connect(self.choose_template)
+        self._names_worker: GeneratorWorker | None = None  # llama.cpp's template names, asked when first needed
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setObjectName("modelsSplitter")
         self.splitter.addWidget(self.table)
@@ -203,6 +207,9 @@ class ModelsPage(QWidget):
         layout.setSpacing(8)
         layout.addWidget(title)
         layout.addWidget(hint)
+        self.gpu_banner = Banner("gpuBuildBanner")  # a GPU that this llama.cpp build cannot use
+        self.gpu_banner.action_clicked.connect(self._copy_gpu_build_command)
+        layout.addWidget(self.gpu_banner)
         layout.addLayout(toolbar)
         self.empty = EmptyLibraryPanel(self.add_folder_action)
         self.table_stack = QStackedWidget()
@@ -234,12 +241,26 @@ class ModelsPage(QWidget):
         selected = self._select_after_scan or self.selected_key()
         self._select_after_scan = None
         self.model.set_rows(rows, self.ctx.settings.context_size)
+        if not self._ever_scanned:
+            self._show_gpu_build_note(self.ctx.hardware)  # probed by the scan, off this thread
         self._ever_scanned = True
         self.refresh_loaded()
         if selected:
             self.select_path(selected)
         self._update_empty_state()
         self._selection_changed()
+
+    def _show_gpu_build_note(self, hardware: Hardware) -> None:
+        if not hardware.cpu_only_build:
+            return
+        names = " and ".join(gpu.name for gpu in hardware.gpus)
+        verb = "are" if len(hardware.gpus) > 1 else "is"
+        self.gpu_banner.show_message(f"{names} {verb} not used: llama.cpp here is a CPU-only build",
+                                     gpu_build_steps(hardware.gpus[0].backend), "warning", "Copy command",
+                                     "Copy the reinstall command to paste into a terminal")
+
+    def _copy_gpu_build_command(self) -> None:
+        QGuiApplication.clipboard().setText(gpu_build_command(self.ctx.hardware.gpus[0].backend))
 
     def _scan_failed(self, exc: BaseException) -> None:
         show_exception(self, "Could not list the models", exc)
@@ -312,7 +333,12 @@ class ModelsPage(QWidget):
 
     def _selection_changed(self, *_: Any) -> None:
         self._update_actions()
-        self.detail.show_row(self.selected_row())
+        row = self.selected_row()
+        self.detail.show_row(row, self.ctx.settings.chat_templates.get(row.key) if row else None)
+        if row is not None and self._names_worker is None:
+            # Asked once per llama.cpp version in a throwaway process, then cached: never on this thread.
+            self._names_worker = run_in_background(lambda: capabilities().chat_templates,
+                                                   self.detail.set_template_names, lambda exc: None, self)
         self._show_loaded_detail()
 
     def _show_loaded_detail(self) -> None:
@@ -512,6 +538,36 @@ class ModelsPage(QWidget):
         self._update_actions()
         self._show_loaded_detail()
 
+    # Prompt format -------------------------------------------------------------------------
+
+    def choose_template(self, key: str, choice: str | None) -> None:
+        """Remember the prompt format chosen for a model file (None: its own template again)."""
+        settings = self.ctx.settings
+        chosen = dict(settings.chat_templates)
+        if choice is None:
+            chosen.pop(key, None)
+        else:
+            chosen[key] = choice
+        if chosen == settings.chat_templates:
+            return
+        try:
+            self.ctx.save_settings(dataclasses.replace(settings, chat_templates=chosen))  # rescans
+        except (UserError, OSError) as exc:
+            show_exception(self, "Could not save the prompt format", exc)
+            return
+        # A loaded worker keeps the format it was started with: load the model again in the new one.
+        if key in self.model.memory and key not in self._busy and not self.ctx.active_runs:
+            row = next((r for r in self.model.rows if r.key == key), None)
+            if row is not None:
+                spec = spec_for(self.ctx.settings, self.ctx.hardware, row)
+                pool, label = self.ctx.pool, row.entry.display_name
+
+                def reload() -> None:
+                    pool.unload(key)
+                    pool.get(spec, label=label).load()
+
+                self._start_job(key, "Reloading…", reload, "Could not load the model in its new prompt format")
+
     # Other actions -------------------------------------------------------------------------
 
     def open_selected_folder(self) -> None:
@@ -540,6 +596,6 @@ class ModelsPage(QWidget):
         self.memory_timer.stop()
         if self.quantize_dialog is not None:
             self.quantize_dialog.cancel_and_wait()
-        for worker in [self._scan_worker, *self._jobs]:
+        for worker in [self._scan_worker, self._names_worker, *self._jobs]:
             if worker is not None:
                 worker.wait(30)

@@ -220,6 +220,7 @@ class ResultsPage(QWidget):
 
         self.detail = ResultDetail()
         self.detail.label_requested.connect(self._set_human_label)
+        self.detail.run_requested.connect(self.show_run)  # a reused answer's run, where it was measured
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("resultsSplitter")
@@ -332,8 +333,8 @@ class ResultsPage(QWidget):
     def _load(self, run_id: str) -> None:
         self._load_serial += 1
         serial = self._load_serial
-        database = self.ctx.database_path()
-        worker = run_in_background(lambda: load_run_data(database, run_id),
+        database, settings = self.ctx.database_path(), self.ctx.settings  # priced as Tradeoff prices them
+        worker = run_in_background(lambda: load_run_data(database, run_id, settings),
                                    lambda data: self._loaded(serial, data),
                                    lambda exc: self._load_failed(serial, exc), self)
         self._loads.add(worker)
@@ -360,6 +361,7 @@ class ResultsPage(QWidget):
             self.resume_banner.hide()
             return
         run = data.run
+        self.detail.requested_models = data.requested_models
         self._offer_resume(data)
         info = f"finished {format_when(run['finished_at'])}" if run.get("finished_at") else run["status"]
         if run.get("llama_cpp_version"):
@@ -392,21 +394,36 @@ class ResultsPage(QWidget):
         self._update_count()
 
     def _offer_resume(self, data: RunData) -> None:
-        """A suite run that stopped before its last answer (cancelled, or left running by a crash) can be
-        finished from here; the Suites screen runs it and shows its progress."""
-        if not is_unfinished(data.run, self.ctx.active_runs):
-            self.resume_banner.hide()
+        """A suite run that stopped before its last answer (cancelled, or left running by a crash), or that
+        ended with answers to retry, can be finished from here; the Suites screen runs it and shows its
+        progress. A run that failed for good says why, with nothing to resume."""
+        run = data.run
+        reason = (run.get("status_reason") or "").strip()
+        if not is_unfinished(run, self.ctx.active_runs, data.results.values()):
+            if run["status"] == "failed" and run["id"] not in self.ctx.active_runs:
+                self.resume_banner.show_message(
+                    "This run failed", (reason[:1].upper() + reason[1:] + ". " if reason else "")
+                    + "A retry would fail the same way: fix the cause, then run the suite again.", kind="error")
+            else:
+                self.resume_banner.hide()
             return
         total = len(data.cases) * len(data.model_keys)
-        answered = len(data.results)
+        retry = sum(1 for row in data.results.values() if row.get("error") and row.get("error_kind") == "transient")
+        answered = len(data.results) - retry  # a failure that may pass is made again, like a missing answer
         stored = f"{answered} of {total} answers are stored; Resume makes only the missing ones."
-        if data.run["status"] == "running":  # nothing here runs it: the process that did has ended, or is elsewhere
+        if run["status"] == "running":  # nothing here runs it: the process that did has ended, or is elsewhere
             title = "This run did not finish"
             text = (f"It is still marked as running, but not in this window: ModelScout or `modelscout run` "
                     f"stopped while running it. {stored}")
+        elif run["status"] in ("incomplete", "failed"):
+            title = "Every answer of this run failed" if run["status"] == "failed" else "This run is incomplete"
+            text = (f"{reason[:1].upper()}{reason[1:]}. {answered} of {total} answers are stored." if reason else
+                    f"{answered} of {total} answers are stored; Resume tries again the {retry} that failed for a "
+                    f"reason that may pass.")
         else:
-            title, text = "This run was stopped before the end", stored
-        self.resume_banner.show_message(title, text, kind="warning", action="Resume",
+            title = "This run was stopped before the end"
+            text = f"{reason[:1].upper()}{reason[1:]}. {stored}" if reason and reason != "cancelled" else stored
+        self.resume_banner.show_message(title, text.strip(), kind="warning", action="Resume",
                                         action_tip="Finish this run on the Suites screen, where its progress shows")
 
     def resume_shown_run(self) -> None:

@@ -45,9 +45,11 @@ from desktop_app import paths
 from desktop_app import settings as settings_module
 from desktop_app.costing.energy import EnergyMeter
 from desktop_app.models.hardware import Hardware
+from desktop_app.providers.llama_caps import gpu_build_hint
 from desktop_app.settings import Settings, SettingsError
 from desktop_app.ui.context import AppContext
 from desktop_app.ui.errors import show_error, show_exception
+from desktop_app.ui.formatting import format_usd
 from desktop_app.ui.workers import GeneratorWorker, run_in_background
 from desktop_app.units import format_bytes
 
@@ -71,6 +73,8 @@ LABELS = {
     "api_timeout_s": "Request timeout",
     "api_max_retries": "Retries",
     "api_max_concurrency": "Requests at once",
+    "api_reuse_days": "Reuse API answers for",
+    "api_max_answer_s": "Longest API answer",
 }
 
 GPU_ALL, GPU_NONE, GPU_SOME = range(3)
@@ -355,6 +359,17 @@ class SettingsPage(QWidget):
         self.api_concurrency.setToolTip("Requests in flight to one provider at once during a run")
         self._add(form, "api_max_concurrency", self.api_concurrency, self.api_concurrency.value,
                   self.api_concurrency.setValue)
+        self.api_reuse_days = self._double("api_reuse_days", 0, 3650, 1, 1, suffix=" days")
+        self.api_reuse_days.setSpecialValueText("Never")
+        self.api_reuse_days.setToolTip("A model name like gpt-4o-mini may move to a newer model: an answer it "
+                                       "gave is reused for an identical request only this long (0: never)")
+        self._add(form, "api_reuse_days", self.api_reuse_days, self.api_reuse_days.value,
+                  self.api_reuse_days.setValue)
+        self.api_max_answer = self._double("api_max_answer_s", 1, 86_400, 0, 30, suffix=" s")
+        self.api_max_answer.setToolTip("An API answer is stopped after this long; for a server priced by the "
+                                       "hour, this bounds each answer's cost so a cost cap can hold")
+        self._add(form, "api_max_answer_s", self.api_max_answer, self.api_max_answer.value,
+                  self.api_max_answer.setValue)
         return group
 
     def add_api_model(self) -> None:
@@ -369,7 +384,7 @@ class SettingsPage(QWidget):
 
         self.threads = self._spin("threads", 0, 512)
         self.threads.setSpecialValueText("Automatic")
-        self.threads.setToolTip("CPU threads llama.cpp uses per model; Automatic lets it choose")
+        self.threads.setToolTip("CPU threads llama.cpp uses per model; Automatic uses one per physical core")
         self.threads_note = self._note("Reading this machine's processor…")
         self.threads_note.setObjectName("threadsNote")
         self._add(form, "threads", self.threads, lambda: self.threads.value() or None,
@@ -389,6 +404,7 @@ class SettingsPage(QWidget):
         gpu_layout.addStretch(1)
         self.gpu_note = self._note("Looking for GPUs…")
         self.gpu_note.setObjectName("gpuNote")
+        self.gpu_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)  # a command to copy
         self._add(form, "gpu_layers", gpu_row, self._gpu_value, self._set_gpu_value, self.gpu_note,
                   focus=self.gpu_mode)
 
@@ -580,10 +596,10 @@ class SettingsPage(QWidget):
 
         price, watts = self.price.value(), self.watts.value()
         self.hour_cost.setText(f"At {watts:g} W, an hour of local inference costs about "
-                               f"${watts / 1000 * price:.3f}.")
+                               f"{format_usd(watts / 1000 * price)}.")
         hourly = 3600 * hardware_usd_per_second(self.hardware_price.value(), self.lifetime.value(),
                                                 max(self.busy_share.value(), 1) / 100)
-        self.hardware_note.setText(f"The machine adds ${hourly:.3f} per hour of answering." if hourly else
+        self.hardware_note.setText(f"The machine adds {format_usd(hourly)} per hour of answering." if hourly else
                                    "Set a price to add the machine's cost, spread over its working life.")
         pending = self._data_folder
         folder = Path(pending).expanduser() if pending else paths.data_dir()
@@ -611,17 +627,22 @@ class SettingsPage(QWidget):
                                                   self._hardware_failed, self)
 
     def _hardware_ready(self, hardware: Hardware) -> None:
+        automatic = hardware.default_threads  # the runner's own rule, so the two agree
         self.threads_note.setText(f"This machine has {hardware.physical_cores} cores / "
-                                  f"{hardware.logical_threads} threads. Automatic lets llama.cpp choose.")
+                                  f"{hardware.logical_threads} threads. Automatic uses one per physical core: "
+                                  f"{automatic} thread{'s' if automatic != 1 else ''} here.")
         if hardware.gpus:
             gpus = "; ".join(f"{gpu.name} (unified memory)" if gpu.shares_ram else
                              f"{gpu.name} ({format_bytes(gpu.vram_total)})" for gpu in hardware.gpus)
-            self.gpu_note.setText(f"Detected: {gpus}.")
+            if hardware.cpu_only_build:  # found, but llama.cpp would ignore any layers given to it
+                self.gpu_note.setText(f"Detected: {gpus}.\n{gpu_build_hint(hardware.gpus[0].backend)}")
+            else:
+                self.gpu_note.setText(f"Detected: {gpus}.")
         else:
             self.gpu_note.setText("No GPU detected: models run on the CPU whatever is chosen here.")
 
     def _hardware_failed(self, exc: BaseException) -> None:
-        self.threads_note.setText("Automatic lets llama.cpp choose (usually the number of cores).")
+        self.threads_note.setText("Automatic uses one thread per physical core.")
         self.gpu_note.setText(f"Could not look for GPUs ({exc}).")
 
     # Field helpers ---------------------------------------------------------------------------

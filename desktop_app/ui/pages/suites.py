@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QInputDialog, QLabel,
-                               QListWidgetItem, QMessageBox, QPushButton, QSizePolicy, QSplitter, QStackedWidget,
-                               QTableView, QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QFrame, QHBoxLayout, QHeaderView, QInputDialog,
+                               QLabel, QListWidgetItem, QMessageBox, QPushButton, QScrollArea, QSizePolicy, QSplitter,
+                               QStackedWidget, QTableView, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from desktop_app import paths
 from desktop_app.errors import UserError
 from desktop_app.providers.api import parse_model_ref
 from desktop_app.runner import events as ev
+from desktop_app.settings import SettingsError
 from desktop_app.suites import Suite, SuiteError, load_suite, save_suite, suite_from_cases
 from desktop_app.ui.context import AppContext
 from desktop_app.ui.errors import show_error, show_exception
 from desktop_app.ui.formatting import format_usd
-from desktop_app.ui.runs import estimate_api_cost, left_running_question, run_events, unfinished_runs
+from desktop_app.ui.runs import (estimate_api_cost, has_retryable_answers, left_running_question, run_events,
+                                 unfinished_runs)
 from desktop_app.ui.widgets.banner import Banner
 from desktop_app.ui.widgets.case_editor import CaseDraft, CaseEditor, CaseTableModel, mark_duplicate_ids
 from desktop_app.ui.widgets.cost_dialog import CostDialog
@@ -73,6 +76,7 @@ class SuitesPage(QWidget):
         self.worker: GeneratorWorker | None = None
         self.run_id: str | None = None
         self.run_status: str | None = None
+        self.run_reason: str | None = None  # why the last run is not simply complete, in words
         self._cancel = threading.Event()
         self._load_token = 0
         self._closed = False  # shut down: nothing more is loaded or shown
@@ -123,6 +127,8 @@ class SuitesPage(QWidget):
         name_row.addWidget(self.save_as_button)
 
         self.banner = Banner("suiteBanner")
+        self._banner_action: Any = None  # what the banner's button does, when it has one
+        self.banner.action_clicked.connect(lambda: self._banner_action and self._banner_action())
 
         self.main_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.main_splitter.setObjectName("suitesMainSplitter")
@@ -205,8 +211,16 @@ class SuitesPage(QWidget):
         self.case_splitter = QSplitter(Qt.Orientation.Vertical)
         self.case_splitter.setObjectName("suitesCaseSplitter")
         self.case_splitter.setChildrenCollapsible(False)
+        # Scrolled when short of room, so a banner above (a run's outcome, an error) never pushes the window
+        # past 900 x 600.
+        editor_scroll = QScrollArea()
+        editor_scroll.setObjectName("caseEditorScroll")
+        editor_scroll.setWidgetResizable(True)
+        editor_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        editor_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        editor_scroll.setWidget(editor_box)
         self.case_splitter.addWidget(self.table)
-        self.case_splitter.addWidget(editor_box)
+        self.case_splitter.addWidget(editor_scroll)
         self.case_splitter.setStretchFactor(0, 3)
         self.case_splitter.setStretchFactor(1, 2)
         self.case_splitter.setSizes([330, 300])
@@ -245,7 +259,17 @@ class SuitesPage(QWidget):
         self.open_results_button, self.tradeoff_button = panel.open_results_button, panel.tradeoff_button
         self.interrupted_combo, self.resume_button, self.resume_box = panel.interrupted_combo, \
             panel.resume_button, panel.resume_box
-        return panel
+        # Scrolled when short of room: after a run it offers results, a resume and the outcome's banner above,
+        # more than a 600-pixel-high window holds at once.
+        scroll = QScrollArea()
+        scroll.setObjectName("runPanelScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(panel.minimumWidth())  # the screen as narrow as before: the bar's room is the panel's
+        panel.setMinimumWidth(panel.minimumWidth() - scroll.verticalScrollBar().sizeHint().width())
+        scroll.setWidget(panel)
+        return scroll
 
     def _connect(self) -> None:
         self.open_button.clicked.connect(self.open_dialog)
@@ -617,8 +641,10 @@ class SuitesPage(QWidget):
 
     # Banner -----------------------------------------------------------------------------
 
-    def show_banner(self, title: str, text: str, kind: str = "error") -> None:
-        self.banner.show_message(title, text, kind)
+    def show_banner(self, title: str, text: str, kind: str = "error", action: str | None = None,
+                    on_action: Any = None, action_tip: str = "") -> None:
+        self._banner_action = on_action if action else None
+        self.banner.show_message(title, text, kind, action, action_tip)
 
     def hide_banner(self) -> None:
         self.banner.hide()
@@ -669,10 +695,26 @@ class SuitesPage(QWidget):
             self._start_new(suite, models, settings, None)
             return
         dialog = CostDialog(estimates, parent=self)
-        dialog.accepted.connect(lambda: self._start_new(suite, models, settings, dialog.cap()))
+        dialog.accepted.connect(lambda: self._start_priced(suite, models, settings, dialog.cap(), dialog.prices()))
         dialog.rejected.connect(self._update_run_buttons)
         self.cost_dialog = dialog
         dialog.open()
+
+    def _start_priced(self, suite: Any, models: list[str], settings: Any, cap: float | None,
+                      prices: dict[str, dict[str, float]]) -> None:
+        """Prices given in the cost dialog are kept in Settings (as Settings > API models keeps them), then the
+        run starts under them, so its cap can bound every model."""
+        if prices:
+            saved = self.ctx.settings
+            try:
+                self.ctx.save_settings(dataclasses.replace(saved, price_overrides={**saved.price_overrides,
+                                                                                   **prices}))
+            except (SettingsError, OSError) as exc:
+                show_exception(self, "Could not save the prices", exc)
+                self._update_run_buttons()
+                return
+            settings = dataclasses.replace(settings, price_overrides={**settings.price_overrides, **prices})
+        self._start_new(suite, models, settings, cap)
 
     def _start_new(self, suite: Any, models: list[str], settings: Any, cap: float | None) -> None:
         if self.is_running():
@@ -741,6 +783,7 @@ class SuitesPage(QWidget):
         cancel = self._cancel
         self.run_id = None
         self.run_status = None
+        self.run_reason = None
         self._run_failed = False
         self.run_panel.begin()
         self.worker = GeneratorWorker(lambda: make(cancel), self)
@@ -755,7 +798,14 @@ class SuitesPage(QWidget):
             self.run_id = event.run_id
             self.ctx.active_runs.add(event.run_id)
         elif isinstance(event, ev.RunFinished):
-            self.run_status = event.status
+            self.run_status, self.run_reason = event.status, event.reason
+        elif isinstance(event, ev.PriceNeeded):
+            self.show_banner(
+                f"{event.model_key} has no known price",
+                f"The cost cap cannot bound what it spends, so it is stopped before its first request. Set its "
+                f"price in Settings > API models (or `modelscout prices set {event.model_ref} --input USD --output "
+                f"USD`), then Resume the run.", kind="warning", action="Open Settings",
+                on_action=lambda: self.ctx.navigate.emit("Settings"), action_tip="Set the price under API models")
         self.run_panel.show_event(event)
         if isinstance(event, ev.CaseFinished):
             self.case_finished.emit(event)
@@ -770,7 +820,20 @@ class SuitesPage(QWidget):
         run_id, status = self.run_id or "", self.run_status or ("failed" if self._run_failed else "interrupted")
         self.run_status = status
         self.ctx.active_runs.discard(run_id)
-        self.run_panel.finish(run_id, status)
+        retryable = False
+        if status == "failed" and run_id:
+            try:
+                retryable = has_retryable_answers(self.ctx.store.results(run_id))
+            except UserError:
+                pass
+        retryable = retryable or status == "incomplete"
+        self.run_panel.finish(run_id, status, self.run_reason, retryable)
+        if run_id and status in ("incomplete", "failed"):  # why, in full, where there is room for it
+            reason = self.run_reason or ""
+            self.show_banner(f"Run {run_id} is {status}", reason[:1].upper() + reason[1:] + ("." if reason else ""),
+                             kind="warning" if retryable else "error", action="Resume" if retryable else None,
+                             on_action=lambda: self.resume(run_id),
+                             action_tip="Try again the answers that failed for a reason that may pass")
         if run_id:
             self.ctx.runs_changed.emit(run_id)
         self._refresh_interrupted(prefer=run_id if status != "complete" else None)

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QFrame, QGroupBox, QLabel
 
 from desktop_app.analysis.summary import ModelSummary, RunSummary, summarize
 from desktop_app.analysis.tradeoff import AXES, Axis, Recommendation, pareto_frontier, recommend
+from desktop_app.settings import Settings
 from desktop_app.storage.store import Store
 from desktop_app.ui.context import AppContext
 from desktop_app.ui.errors import show_error, show_exception
@@ -32,10 +33,11 @@ RECOMMENDATION_STYLE = ("QLabel#recommendation { background: #eef7f1; border: 1p
                         " color: #3b4150; }")
 
 
-def _summarize_with_own_store(database: Path, run_id: str) -> RunSummary:
+def _summarize_with_own_store(database: Path, run_id: str, settings: Settings | None = None) -> RunSummary:
+    """A run's figures, every answer priced under `settings` (the app's current ones), as the projection is."""
     store = Store(database)
     try:
-        return summarize(store, run_id)
+        return summarize(store, run_id, settings)
     finally:
         store.close()
 
@@ -105,6 +107,14 @@ class TradeoffPage(QWidget):
         self.recommendation_label.setWordWrap(True)
         self.recommendation_label.setStyleSheet(RECOMMENDATION_STYLE)
         self.recommendation_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # The models whose figures carry a caveat (marked * on the plot), and why, under the recommendation.
+        self.notes_label = QLabel()
+        self.notes_label.setObjectName("measurementNotes")
+        self.notes_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.notes_label.setWordWrap(True)
+        self.notes_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.notes_label.setStyleSheet("color: #8a5a00;")
+        self.notes_label.hide()
         self.plot = TradeoffPlot()
         self.plot.model_clicked.connect(self._open_model)
         self.not_plotted_label = QLabel()
@@ -145,6 +155,7 @@ class TradeoffPage(QWidget):
         self.splitter.setChildrenCollapsible(True)
         content_layout.addLayout(controls)
         content_layout.addWidget(self.recommendation_label)
+        content_layout.addWidget(self.notes_label)
         content_layout.addWidget(self.splitter, 1)
 
         empty = QWidget()
@@ -179,6 +190,7 @@ class TradeoffPage(QWidget):
         # Runs report new answers one by one: gather a burst into one refresh.
         self._refresh_timer = QTimer(self, singleShot=True, interval=400, timeout=self.refresh)
         ctx.runs_changed.connect(self._on_runs_changed)
+        ctx.settings_changed.connect(self._on_settings_changed)  # prices, hardware: every figure re-priced
 
     # Which run ---------------------------------------------------------------------------
 
@@ -203,6 +215,11 @@ class TradeoffPage(QWidget):
 
     def _on_runs_changed(self, _run_id: str) -> None:
         if self.isVisible():  # a hidden screen catches up in on_shown()
+            self._refresh_timer.start()
+
+    def _on_settings_changed(self) -> None:
+        self._shown = None  # the same answers, priced anew
+        if self.isVisible():  # a hidden screen reloads in on_shown()
             self._refresh_timer.start()
 
     def _on_run_chosen(self, _index: int) -> None:
@@ -243,9 +260,9 @@ class TradeoffPage(QWidget):
     def _load(self, run_id: str, answers: int) -> None:
         self._loads += 1
         ticket = self._loads
-        database = self.ctx.database_path()
+        database, settings = self.ctx.database_path(), self.ctx.settings
         self._worker = run_in_background(
-            lambda: _summarize_with_own_store(database, run_id),
+            lambda: _summarize_with_own_store(database, run_id, settings),
             on_done=lambda summary: self._loaded(ticket, summary, answers),
             on_error=lambda exc: self._load_failed(ticket, exc), parent=self)
 
@@ -276,6 +293,8 @@ class TradeoffPage(QWidget):
         self.recommendation_label.setProperty("tone", "normal" if highlight else "muted")
         self.recommendation_label.setStyleSheet(RECOMMENDATION_STYLE)  # re-polish for the new tone
         self.plot.show_models(on_axis, axis, pareto_frontier(models, axis), highlight)
+        self.notes_label.setText(self._notes_text(models))
+        self.notes_label.setVisible(bool(self.notes_label.text()))
         self.not_plotted_label.setText(self._not_plotted_text(models, rated, axis))
         self.not_plotted_label.setVisible(bool(self.not_plotted_label.text()))
         self.export_button.setEnabled(bool(self.plot.points))
@@ -302,6 +321,21 @@ class TradeoffPage(QWidget):
             text += (f" With only {fewest} graded answer{'s' if fewest != 1 else ''} per model the intervals "
                      f"are wide: run more cases to be surer.")
         return text, pick.model.model
+
+    @staticmethod
+    def _notes_text(models: list[ModelSummary], most: int = 3) -> str:
+        """The starred models and how their figures were measured, a line each (their first note; the rest
+        in their points' tooltips and the projection's notes), so the plot keeps its room."""
+        noted = [m for m in models if m.measurement_notes]
+        lines = []
+        for m in noted[:most if len(noted) <= most else most - 1]:
+            more = len(m.measurement_notes) - 1
+            lines.append(f"* {m.model}: {m.measurement_notes[0]}" + (f" (and {more} more note{'s' if more > 1 else ''}"
+                                                                     f": hover its point)" if more else "") + ".")
+        if len(noted) > most:
+            lines.append(f"* And {len(noted) - most + 1} more models measured with a caveat: hover their starred "
+                         f"points.")
+        return "\n".join(lines)
 
     def _not_plotted_text(self, models: list[ModelSummary], rated: list[ModelSummary], axis: Axis) -> str:
         lines = []

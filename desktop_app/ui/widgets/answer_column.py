@@ -10,6 +10,7 @@ from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QSizePolicy, QToolButton,
                                QVBoxLayout, QWidget)
 
+from desktop_app.providers.prompt_formats import BASE_MODEL_ADVICE, BASE_MODEL_WARNING, is_fallback
 from desktop_app.ui.formatting import format_usd
 
 # state -> (what the user reads, colour of the status text)
@@ -26,6 +27,7 @@ STATES: dict[str, tuple[str, str]] = {
 }
 
 ERROR_COLOUR = "#c0392b"
+WARNING_COLOUR = "#a66a00"
 
 # Set once by the screen that holds the columns: a style sheet per widget would make every new
 # column (and every status change) re-polish its widgets, which costs the UI thread milliseconds.
@@ -33,6 +35,7 @@ ANSWER_STYLE = "\n".join([
     "#answerTitle { font-weight: 600; font-size: 14px; }",
     "#answerStatus { font-weight: 600; }",
     f"#answerError {{ color: {ERROR_COLOUR}; }}",
+    f"#answerNotice {{ color: {WARNING_COLOUR}; }}",
     *(f'#answerStatus[state="{state}"] {{ color: {colour}; }}' for state, (_, colour) in STATES.items()),
 ])
 
@@ -72,6 +75,11 @@ class AnswerColumn(QFrame):
         header = QHBoxLayout()
         header.addWidget(self.title, 1)
         header.addWidget(self.status)
+        self.notice = QLabel()  # e.g. a model file without a chat template
+        self.notice.setObjectName("answerNotice")
+        self.notice.setTextFormat(Qt.TextFormat.PlainText)
+        self.notice.setWordWrap(True)
+        self.notice.hide()
 
         self.text = QPlainTextEdit()
         self.text.setObjectName("answerText")
@@ -105,6 +113,7 @@ class AnswerColumn(QFrame):
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(6)
         layout.addLayout(header)
+        layout.addWidget(self.notice)
         layout.addWidget(self.text, 1)
         layout.addWidget(self.error)
         layout.addLayout(footer)
@@ -135,6 +144,12 @@ class AnswerColumn(QFrame):
             self.status.setProperty("state", state)
             self.status.style().unpolish(self.status)
             self.status.style().polish(self.status)
+
+    def set_notice(self, text: str, tooltip: str = "") -> None:
+        """A caution above the answer ("" hides it)."""
+        self.notice.setText(f"⚠ {text}" if text else "")
+        self.notice.setToolTip(tooltip)
+        self.notice.setVisible(bool(text))
 
     def set_title(self, title: str) -> None:
         self.title.setText(title)
@@ -191,6 +206,8 @@ class AnswerColumn(QFrame):
         self.row = row
         self.text.setPlainText(row.get("text") or "")
         self.metrics.setText(stored_metrics(row))
+        if is_fallback(row.get("chat_template")):  # the stored answer says it was prompted with a guess
+            self.set_notice(BASE_MODEL_WARNING, BASE_MODEL_ADVICE)
         if row.get("error"):
             self.show_error(row["error"])
         else:

@@ -1,11 +1,13 @@
-"""Before a run that calls paid APIs: what it may cost at most, and a hard cap to stop it."""
+"""Before a run that calls paid APIs: what it may cost at most, and a hard cap to stop it (which needs a
+price for every paid model: one without can be priced here)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QLocale, Qt
+from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -14,6 +16,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -37,8 +40,9 @@ class CostDialog(QDialog):
         self.setMinimumWidth(600)
         priced = [e.worst_usd for e in estimates if e.worst_usd is not None]
         self.total = sum(priced)
-        intro = QLabel(f"At most {format_usd(self.total)} for the API answers: prompts counted high (3 characters "
-                       f"a token) and every answer at its token limit, so the real cost is usually lower. "
+        intro = QLabel(f"At most {format_usd(self.total)} for the API answers: prompts counted high (a token for "
+                       f"every 3 letters, every digit and sign, and every byte of other scripts and emoji) and "
+                       f"every answer at its token limit, so the real cost is usually lower. "
                        f"Local models cost only their electricity.")
         intro.setWordWrap(True)
         intro.setTextFormat(Qt.TextFormat.PlainText)
@@ -75,23 +79,94 @@ class CostDialog(QDialog):
         cap_row.addWidget(self.use_cap)
         cap_row.addWidget(self.cap_box)
         cap_row.addStretch(1)
-        unbounded = [e.model_key for e in estimates if e.worst_usd is None]
-        note = QLabel(f"Not counted: {', '.join(unbounded)} (no price known, or priced by the hour)."
-                      if unbounded else "")
+        # Every model without a known price (the only reason a worst case is missing: a price by the hour is
+        # bounded by the longest answer Settings allows) keeps a cap from bounding the run.
+        self.unpriced = [e.model_key for e in estimates if e.worst_usd is None]
+        note = QLabel(f"Not counted: {', '.join(self.unpriced)} (no price known)." if self.unpriced else "")
         note.setObjectName("hint")
         note.setWordWrap(True)
-        note.setVisible(bool(unbounded))
+        note.setTextFormat(Qt.TextFormat.PlainText)
+        note.setVisible(bool(self.unpriced))
 
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Run")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        self.price_warning = QLabel()
+        self.price_warning.setObjectName("priceNeeded")
+        self.price_warning.setWordWrap(True)
+        self.price_warning.setTextFormat(Qt.TextFormat.PlainText)
+        self.price_warning.setStyleSheet("color: #8a5a00;")
+        self.price_warning.setText(
+            f"A cap cannot bound {' or '.join(self.unpriced)}: no price is known for "
+            f"{'it' if len(self.unpriced) == 1 else 'them'}. Give the price in dollars per million tokens "
+            f"(kept in Settings > API models, used from now on), or run without a cap.")
+        self.price_fields: dict[str, tuple[QLineEdit, QLineEdit]] = {}
+        self.price_box = QWidget()
+        prices = QVBoxLayout(self.price_box)
+        prices.setContentsMargins(0, 0, 0, 0)
+        prices.setSpacing(4)
+        validator = QDoubleValidator(0.0, 1_000_000.0, 6, self)
+        validator.setLocale(QLocale.c())  # a dot for decimals, as the price tables write them
+        for key in self.unpriced:
+            fields = []
+            row = QHBoxLayout()
+            for part in ("input", "output"):
+                field = QLineEdit()
+                field.setObjectName(f"{part}Price")
+                field.setPlaceholderText(f"$ per M {part} tokens")
+                field.setValidator(validator)
+                field.setMinimumWidth(field.fontMetrics().horizontalAdvance(field.placeholderText()) + 24)
+                field.textChanged.connect(self._update_run_button)
+                row.addWidget(field)
+                fields.append(field)
+            name = QLabel(f"Price of {key}:")
+            name.setTextFormat(Qt.TextFormat.PlainText)
+            prices.addWidget(name)
+            prices.addLayout(row)
+            self.price_fields[key] = (fields[0], fields[1])
+
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.run_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.run_button.setText("Run")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addWidget(self.table)
         layout.addWidget(note)
         layout.addLayout(cap_row)
-        layout.addWidget(buttons)
+        layout.addWidget(self.price_warning)
+        layout.addWidget(self.price_box)
+        layout.addWidget(self.buttons)
+        self.use_cap.toggled.connect(self._update_run_button)
+        self._update_run_button()
 
     def cap(self) -> float | None:
         return self.cap_box.value() if self.use_cap.isChecked() else None
+
+    def prices(self) -> dict[str, dict[str, float]]:
+        """The prices given here for models that had none, as Settings.price_overrides keeps them."""
+        given = {}
+        for key, (input_field, output_field) in self.price_fields.items():
+            values = [_number(input_field.text()), _number(output_field.text())]
+            if None not in values:
+                given[key] = {"input_usd_per_mtok": values[0], "output_usd_per_mtok": values[1]}
+        return given
+
+    def missing_prices(self) -> list[str]:
+        """Models a cap cannot bound yet: no known price, and none given here."""
+        given = self.prices()
+        return [key for key in self.unpriced if key not in given]
+
+    def _update_run_button(self) -> None:
+        needs_prices = self.use_cap.isChecked() and bool(self.unpriced)
+        self.price_warning.setVisible(needs_prices)
+        self.price_box.setVisible(needs_prices)
+        missing = self.missing_prices() if needs_prices else []
+        self.run_button.setEnabled(not missing)
+        self.run_button.setToolTip(f"Give a price for {', '.join(missing)}, or untick the cap" if missing else "")
+        self.adjustSize()
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text.strip())
+    except ValueError:
+        return None

@@ -53,7 +53,21 @@ class ModelCard(QFrame):
         cost = QLabel(f"{format_usd(summary.cost_per_answer_usd)} per answer")
         for label in (speed, cost):
             label.setObjectName("hint")
-        for label in (self.passed_label, speed, cost):
+        # How its speed and cost were measured, when that qualifies them: in short on the card (an amber dot,
+        # as on the grid's cells), every note in full in the tooltip.
+        notes = summary.measurement_notes
+        self.notes_label = QLabel()
+        self.notes_label.setObjectName("cardNotes")
+        self.notes_label.setStyleSheet("color: #8a5a00;")
+        if notes:
+            parts = [f"{summary.under_load} under load" if summary.under_load else "",
+                     "CPU shared" if summary.shared else "",
+                     f"{summary.reused} reused" if summary.reused else ""]
+            short = " · ".join(p for p in parts if p) or f"{len(notes)} note{'s' if len(notes) != 1 else ''}"
+            self.notes_label.setText(self.notes_label.fontMetrics().elidedText(
+                f"\u25cf {short}", Qt.TextElideMode.ElideRight, 246))
+        self.notes_label.setVisible(bool(notes))
+        for label in (self.passed_label, speed, cost, self.notes_label):
             label.setTextFormat(Qt.TextFormat.PlainText)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 8)
@@ -63,6 +77,7 @@ class ModelCard(QFrame):
         layout.addWidget(self.passed_label)
         layout.addWidget(speed)
         layout.addWidget(cost)
+        layout.addWidget(self.notes_label)
         self.quality_label = quality
         tip = [summary.model]
         if summary.path:
@@ -74,6 +89,11 @@ class ModelCard(QFrame):
             tip.append(f"median time per answer {summary.wall_time_ms / 1000:.2f} s")
         if summary.peak_memory_bytes:
             tip.append(f"peak memory {format_bytes(summary.peak_memory_bytes)}")
+        if summary.threads:
+            tip.append(f"{summary.threads} CPU thread{'s' if summary.threads != 1 else ''}")
+        if notes:
+            tip.append("How its speed and cost were measured:")
+            tip += [f"\u25cf {note}" for note in notes]
         tip.append("Click to highlight this model's column")
         self.setToolTip(plain_tooltip("\n".join(tip)))
 

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
 from desktop_app.providers.api import parse_model_ref
+from desktop_app.providers.prompt_formats import BASE_MODEL_ADVICE, BASE_MODEL_WARNING, describe_choice
 from desktop_app.ui.context import AppContext
 from desktop_app.ui.library import LibraryEntry, scan_library
 from desktop_app.ui.workers import run_in_background
@@ -58,6 +59,10 @@ class ModelPicker(QWidget):
                                    f"{format_bytes(entry.info.file_size)}")
             item.setData(Qt.ItemDataRole.UserRole, str(entry.path))
             item.setToolTip(f"{entry.path}\n{entry.fit.reason if entry.fit else ''}")
+            short, warning = self._template_notice(entry)
+            if short:  # the list is narrow: a short mark, the column and the tooltip say the rest
+                item.setText(f"{item.text()}  ·  ⚠ no chat template")
+                item.setToolTip(f"{item.toolTip()}\n\n{short[:1].upper()}{short[1:]}. {warning}")
             fits = entry.fit is None or entry.fit.fits
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             if not fits:
@@ -89,6 +94,21 @@ class ModelPicker(QWidget):
             item = self.list.item(i)
             key = _identity(item.data(Qt.ItemDataRole.UserRole))
             item.setCheckState(Qt.CheckState.Checked if key in wanted else Qt.CheckState.Unchecked)
+
+    def template_notice(self, path: str) -> tuple[str, str]:
+        """For a local model file without a chat template: a short warning and what it means; else ("", "")."""
+        entry = next((e for e in self.entries if str(e.path) == path), None)
+        return self._template_notice(entry) if entry is not None else ("", "")
+
+    def _template_notice(self, entry: LibraryEntry) -> tuple[str, str]:
+        if entry.info is None or entry.info.has_chat_template:
+            return "", ""
+        choice = self.ctx.settings.chat_templates.get(str(Path(entry.path).resolve()))
+        if choice is None:
+            return BASE_MODEL_WARNING, BASE_MODEL_ADVICE
+        return (f"no chat template: prompted as {choice}",
+                f"The file has no chat template (probably a base model); its prompts use "
+                f"{describe_choice(choice, False)}, as chosen on the Models screen.")
 
     def label_for(self, path: str) -> str:
         """What a column or a list calls the model before the run names it."""

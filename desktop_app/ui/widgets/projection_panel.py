@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.ui.context import AppContext
-from desktop_app.ui.formatting import format_usd
+from desktop_app.ui.formatting import format_usd, format_usd_per_1k
 
 
 class ProjectionPanel(QWidget):
@@ -47,7 +47,7 @@ class ProjectionPanel(QWidget):
 
         self.table = QTableWidget(0, 5)
         self.table.setObjectName("projectionTable")
-        self.table.setHorizontalHeaderLabels(["Model", "Kind", "Per request", "Per month", "Note"])
+        self.table.setHorizontalHeaderLabels(["Model", "Kind", "Per 1,000 requests", "Per month", "Note"])
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
@@ -56,12 +56,26 @@ class ProjectionPanel(QWidget):
         self.break_even.setWordWrap(True)
         self.break_even.setTextFormat(Qt.TextFormat.PlainText)
         self.break_even.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Why the projection may rank models by cost otherwise than the plot, and how the speeds behind it
+        # were measured (under load, sharing the CPU, reused from another run).
+        self.order_note = QLabel()
+        self.order_note.setObjectName("orderNote")
+        self.notes = QLabel()
+        self.notes.setObjectName("projectionNotes")
+        for label in (self.order_note, self.notes):
+            label.setWordWrap(True)
+            label.setTextFormat(Qt.TextFormat.PlainText)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            label.hide()
+        self.notes.setStyleSheet("color: #8a5a00;")
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(form)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.break_even)
+        layout.addWidget(self.order_note)
+        layout.addWidget(self.notes)
 
         self._timer = QTimer(self, singleShot=True, interval=150)
         self._timer.timeout.connect(self.refresh)
@@ -78,6 +92,7 @@ class ProjectionPanel(QWidget):
         from desktop_app.errors import UserError
 
         self.table.setRowCount(0)
+        self._show_notes("", [])
         if not self.run_id:
             self.break_even.setText("")
             return
@@ -96,7 +111,7 @@ class ProjectionPanel(QWidget):
         for m in self.projection.models:
             row = self.table.rowCount()
             self.table.insertRow(row)
-            cells = [m.model, "local" if m.local else "API", format_usd(m.usd_per_request),
+            cells = [m.model, "local" if m.local else "API", format_usd_per_1k(m.usd_per_request),
                      format_usd(m.monthly_usd), m.note]
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -108,7 +123,14 @@ class ProjectionPanel(QWidget):
         lines = [f"{b.local} vs {b.api}: {b.note}" for b in self.projection.break_evens]
         self.break_even.setText("\n".join(lines) if lines else
                                 "Run local and API models together to see when buying hardware pays off.")
+        self._show_notes(self.projection.order_note, self.projection.measurement_notes)
         self.projected.emit()
+
+    def _show_notes(self, order_note: str, measurement_notes: list[str]) -> None:
+        self.order_note.setText(order_note)
+        self.order_note.setVisible(bool(order_note))
+        self.notes.setText("\n".join(f"* {note}" for note in measurement_notes))
+        self.notes.setVisible(bool(measurement_notes))
 
     def volume_dict(self) -> dict[str, int]:
         return dataclasses.asdict(self.projection.volume) if self.projection else {}

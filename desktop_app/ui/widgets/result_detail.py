@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 
@@ -10,12 +11,16 @@ from PySide6.QtGui import QGuiApplication, QResizeEvent
 from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QStackedWidget,
                                QToolButton, QVBoxLayout, QWidget)
 
+from desktop_app.providers.prompt_formats import BASE_MODEL_WARNING, is_fallback
 from desktop_app.ui.formatting import format_ms, format_rate, format_usd
 from desktop_app.ui.widgets.flow_layout import FlowLayout, together
 from desktop_app.ui.widgets.results_grid import (ERROR, MISSING, STATE_COLORS, STATE_LABELS, UNGRADED, mark_icon,
-                                                 result_state)
+                                                 measurement_caveats, result_state, retry_note)
 from desktop_app.ui.widgets.text import plain_label, read_only_text
 from desktop_app.units import format_bytes
+
+
+CAVEAT_TEXT_COLOR = "#8a5a00"
 
 
 def _section(text: str) -> QLabel:
@@ -28,17 +33,26 @@ class ResultDetail(QWidget):
     """Everything about one answer: the case, the answer as plain text, its grade and numbers."""
 
     label_requested = Signal(object, object)  # the result row, 1 / -1 / None
+    run_requested = Signal(str)  # show another run: the one a reused answer was measured in
 
     METRICS = ("Tokens", "First token", "Speed", "Prompt speed", "Wall time", "Peak memory", "Energy", "Cost",
-               "Finish", "Reused", "Error")
+               "Finish", "Reused", "Prompt format", "Threads", "Error")  # Error last: a row of its own
+    PEAK_SCOPES = {"answer": ("this answer", "The worker's largest resident memory while it wrote this answer."),
+                   "process": ("worker lifetime",
+                               "The worker's largest resident memory since it started (this system cannot "
+                               "measure one answer alone), so it may come from an earlier, larger answer.")}
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("resultDetail")
         self.row: dict[str, Any] | None = None
+        self.requested_models: dict[str, str] = {}  # API model key -> the model name asked for (the page sets it)
         self.title = plain_label("detailTitle")
         self.title.setStyleSheet("font-size: 15px; font-weight: 600;")
         self.model_label = plain_label("detailModel")
+        self.template_warning = plain_label("templateWarning")  # answered in a guessed prompt format
+        self.template_warning.setStyleSheet("color: #a66a00;")
+        self.template_warning.hide()
         self.verdict_icon = QLabel()
         self.verdict = plain_label("verdict", wrap=False)
 
@@ -80,7 +94,8 @@ class ResultDetail(QWidget):
         for i, name in enumerate(self.METRICS):
             name_label = QLabel(name)
             name_label.setObjectName("hint")
-            value = plain_label(f"metric-{name.lower().replace(' ', '-')}", wrap=name == "Error")
+            wrap = name in ("Error", "Prompt format", "Peak memory")  # long: "chatml (fallback: no template…)"
+            value = plain_label(f"metric-{name.lower().replace(' ', '-')}", wrap=wrap)
             if name == "Error":  # long: a row of its own
                 metrics.addWidget(name_label, i // 2, 0)
                 metrics.addWidget(value, i // 2, 1, 1, 3)
@@ -101,6 +116,7 @@ class ResultDetail(QWidget):
         layout.setSpacing(4)
         layout.addWidget(self.title)
         layout.addWidget(self.model_label)
+        layout.addWidget(self.template_warning)
         layout.addLayout(verdict_row)
         self.prompt_section = _section("Prompt")
         layout.addWidget(self.prompt_section)
@@ -122,11 +138,22 @@ class ResultDetail(QWidget):
         self.metrics_section = _section("Measurements")
         layout.addWidget(self.metrics_section)
         layout.addLayout(metrics)
+        # How to read the figures: measured under load, sharing the CPU, reused from another run (a link),
+        # the model an API server answered with, whether a resume retries a failure. Rich text, escaped.
+        self.conditions = QLabel()
+        self.conditions.setObjectName("measurementConditions")
+        self.conditions.setTextFormat(Qt.TextFormat.RichText)
+        self.conditions.setWordWrap(True)
+        self.conditions.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.conditions.setStyleSheet(f"color: {CAVEAT_TEXT_COLOR};")
+        self.conditions.linkActivated.connect(self._link_activated)
+        layout.addWidget(self.conditions)
         layout.addStretch(1)
         self.answer_widgets = [self.verdict_icon, self.verdict, self.answer_section, self.answer_view,
                                self.grade_section, self.grade_label, self.parts_label, self.metrics_section,
                                *self.metric_names.values(), *self.metric_values.values(), self.good_button,
                                self.bad_button, self.copy_button, self.your_verdict]
+        self.answer_widgets.append(self.conditions)
         self.body = QScrollArea()  # long prompts and reasons scroll instead of squeezing the answer
         self.body.setObjectName("detailScroll")
         self.body.setWidgetResizable(True)
@@ -180,6 +207,12 @@ class ResultDetail(QWidget):
         self.expected_label.setText(expected_text + (f"   (checks: {checks})" if checks else ""))
         for widget in self.answer_widgets:
             widget.setVisible(model_key is not None)
+        fallback = model_key is not None and row is not None and is_fallback(row.get("chat_template"))
+        self.template_warning.setVisible(fallback)
+        if fallback:
+            self.template_warning.setText(
+                f"⚠ {BASE_MODEL_WARNING[:1].upper()}{BASE_MODEL_WARNING[1:]}. This answer was prompted with "
+                f"ChatML, a guess; choose the model's format on the Models screen and run it again.")
         if model_key is None:
             return
         state = result_state(row)
@@ -195,6 +228,7 @@ class ResultDetail(QWidget):
         self._fit_heights()
         self._show_grade(row, state)
         self._show_metrics(row)
+        self._show_conditions(model_key, row)
         self.show_label(row)
 
     def _show_grade(self, row: dict[str, Any] | None, state: str) -> None:
@@ -223,6 +257,16 @@ class ResultDetail(QWidget):
             if row.get("cached_tokens"):
                 tokens += f" ({row['cached_tokens']} cached)"
         energy = "–" if row.get("energy_joules") is None else f"{row['energy_joules']:.1f} J"
+        peak = format_bytes(row["peak_memory_bytes"]) if row.get("peak_memory_bytes") else "–"
+        scope, scope_tip = self.PEAK_SCOPES.get(row.get("peak_memory_scope") or "", ("", ""))
+        if scope and row.get("peak_memory_bytes"):
+            peak += f" ({scope})"
+        self.metric_values["Peak memory"].setToolTip(scope_tip)
+        template = row.get("chat_template")
+        self.metric_values["Prompt format"].setStyleSheet("color: #a66a00;" if is_fallback(template) else "")
+        self.metric_values["Prompt format"].setToolTip(
+            "The chat template the local model's prompt was laid out with: gguf is the file's own; completion "
+            "is the prompt as plain text" if template else "")
         self.metric_values["Energy"].setToolTip(
             f"How it was measured: {row['energy_source']}" if row.get("energy_source") else "")
         values = {
@@ -231,11 +275,14 @@ class ResultDetail(QWidget):
             "Speed": format_rate(row.get("generation_tokens_per_second")),
             "Prompt speed": format_rate(row.get("prompt_tokens_per_second")),
             "Wall time": "–" if row.get("wall_time_ms") is None else f"{row['wall_time_ms'] / 1000:.2f} s",
-            "Peak memory": format_bytes(row["peak_memory_bytes"]) if row.get("peak_memory_bytes") else "–",
+            "Peak memory": peak,
             "Energy": energy,
             "Cost": format_usd(row.get("cost_usd")),
             "Finish": row.get("finish_reason") or "–",
-            "Reused": f"from answer #{row['reused_from']}" if row.get("reused_from") else "no",
+            "Reused": (f"from run {row['measured_in_run']}" if row.get("measured_in_run") else
+                       f"from answer #{row['reused_from']}") if row.get("reused_from") else "no",
+            "Prompt format": template or "–",
+            "Threads": str(row["threads"]) if row.get("threads") else "–",
             "Error": row.get("error") or "",
         }
         for name, value in values.items():
@@ -244,6 +291,30 @@ class ResultDetail(QWidget):
         self.metric_names["Error"].setVisible(has_error)
         self.metric_values["Error"].setVisible(has_error)
         self.metric_values["Error"].setStyleSheet(f"color: {STATE_COLORS[ERROR]};")
+
+    def _show_conditions(self, model_key: str, row: dict[str, Any] | None) -> None:
+        """What the figures were measured under, and what a resume does with a failure, in sentences."""
+        lines = []
+        if row is not None:
+            served, asked = row.get("served_model"), self.requested_models.get(model_key)
+            if served and served != (asked or model_key):
+                lines.append(html.escape(f"The server answered with {served}"
+                                         + (f" (asked for {asked})." if asked else ".")))
+            for note in measurement_caveats(row):
+                origin = row.get("measured_in_run")
+                text = html.escape(note)
+                if origin and row.get("reused_from"):  # the run id leads to that run
+                    escaped = html.escape(origin)
+                    text = text.replace(escaped, f"<a href='run:{escaped}'>{escaped}</a>", 1)
+                lines.append(f"\u25cf {text}")
+            if retry := retry_note(row):
+                lines.append(html.escape(retry))
+        self.conditions.setText("<br>".join(lines))
+        self.conditions.setVisible(bool(lines))
+
+    def _link_activated(self, link: str) -> None:
+        if link.startswith("run:"):
+            self.run_requested.emit(link[4:])
 
     def show_label(self, row: dict[str, Any] | None) -> None:
         label = (row or {}).get("human_label")

@@ -13,6 +13,7 @@ from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QWidget
 
 from desktop_app.analysis.summary import RunSummary, summarize
+from desktop_app.settings import Settings
 from desktop_app.storage.store import Store
 from desktop_app.ui.formatting import format_ms, format_rate, format_usd, plain_tooltip
 
@@ -28,6 +29,8 @@ STATE_SORT = {MISSING: -3.0, ERROR: -2.0, UNGRADED: -1.0}
 STATE_ROLE = Qt.ItemDataRole.UserRole + 1
 RESULT_ROLE = Qt.ItemDataRole.UserRole + 2
 SORT_ROLE = Qt.ItemDataRole.UserRole + 3
+CAVEAT_ROLE = Qt.ItemDataRole.UserRole + 4  # the sentences that qualify a cell's figures (a tuple, maybe empty)
+CAVEAT_COLOR = "#d08a00"
 
 
 def result_state(row: dict[str, Any] | None) -> str:
@@ -51,6 +54,42 @@ def first_line(text: str | None, limit: int = 200) -> str:
     return shown if len(shown) <= limit else shown[: limit - 1] + "\u2026"
 
 
+def measurement_caveats(row: dict[str, Any] | None) -> tuple[str, ...]:
+    """What an answer's speed, time and cost were measured under, when that makes them read differently
+    from this machine's quiet, one-model-at-a-time figures: in words, one sentence each."""
+    if row is None or row.get("error"):
+        return ()
+    notes = []
+    if row.get("under_load"):
+        share = row.get("other_cpu_share")
+        busy = (f"other programs used {share:.0%} of the CPU" if share is not None
+                else "other programs kept the CPU busy")
+        notes.append(f"Measured while {busy}: slower and dearer than this machine is when quiet.")
+    sharing = row.get("sharing") or 0
+    if sharing:
+        others = f"{sharing} other local model{'s' if sharing != 1 else ''}"
+        notes.append(f"Measured while {others} answered at the same time, sharing the CPU: alone it is faster.")
+    if row.get("reused_from"):
+        origin = row.get("measured_in_run")
+        notes.append(f"Reused from run {origin}: its figures were measured there." if origin else
+                     f"Reused from answer #{row['reused_from']}: its figures were measured when that was made.")
+    return tuple(notes)
+
+
+def retry_note(row: dict[str, Any] | None) -> str:
+    """For a failed answer: whether a resume of the run tries it again."""
+    if not row or not row.get("error"):
+        return ""
+    kind = row.get("error_kind")
+    if row.get("finish_reason") == "cancelled":
+        return "Cancelled while answering (what it wrote was paid for); a resume asks again."
+    if kind == "transient":
+        return "The failure may pass (a timeout, a rate limit, a dropped connection): a resume tries it again."
+    if kind == "permanent":
+        return "A resume will not try it again: the same request would fail the same way. Fix the cause first."
+    return ""
+
+
 # Loading ------------------------------------------------------------------------------------
 
 @dataclass
@@ -62,9 +101,11 @@ class RunData:
     model_keys: list[str]
     results: dict[tuple[str, str], dict[str, Any]]  # (case id, model key) -> stored row
     summary: RunSummary
+    requested_models: dict[str, str] = field(default_factory=dict)  # API model key -> the model name asked for
     # Derived here, on the loading thread, so that filtering and sorting thousands of rows stays quick.
     rows: list[list[dict[str, Any] | None]] = field(init=False)  # [case][model]
     states: list[list[str]] = field(init=False)  # [case][model]
+    caveats: list[list[tuple[str, ...]]] = field(init=False)  # [case][model]: see measurement_caveats
     sort_keys: list[list[Any]] = field(init=False)  # [column][case]: case id, then each model's score
     haystacks: list[str] = field(init=False)  # [case]: the searchable text, casefolded
     row_of: dict[str, int] = field(init=False)  # case id -> row
@@ -72,6 +113,7 @@ class RunData:
     def __post_init__(self) -> None:
         self.rows = [[self.results.get((case["id"], key)) for key in self.model_keys] for case in self.cases]
         self.states = [[result_state(row) for row in rows] for rows in self.rows]
+        self.caveats = [[measurement_caveats(row) for row in rows] for rows in self.rows]
         self.sort_keys = [[case["id"].casefold() for case in self.cases]]
         for column in range(len(self.model_keys)):
             self.sort_keys.append([STATE_SORT.get(states[column]) if states[column] in STATE_SORT
@@ -99,27 +141,32 @@ class RunData:
         return any(state in (PASSED, FAILED) for states in self.states for state in states)
 
 
-def load_run_data(database: Path, run_id: str) -> RunData:
+def load_run_data(database: Path, run_id: str, settings: Settings | None = None) -> RunData:
+    """A run as the screen shows it; with `settings`, its answers are priced under them (as Tradeoff does)."""
     store = Store(database)
     try:
-        summary = summarize(store, run_id)
+        summary = summarize(store, run_id, settings)
         rows = store.results(summary.run["id"])
+        requested = {m["model_key"]: json.loads(m["metadata_json"] or "{}").get("model")
+                     for m in store.run_models(summary.run["id"]) if m["provider"] != "llama.cpp"}
     finally:
         store.close()
     cases = json.loads(summary.run["suite_json"])["cases"]
     return RunData(summary.run, cases, [m.model for m in summary.models],
-                   {(row["case_id"], row["model_key"]): row for row in rows}, summary)
+                   {(row["case_id"], row["model_key"]): row for row in rows}, summary,
+                   {key: name for key, name in requested.items() if name})
 
 
 # The grid -----------------------------------------------------------------------------------
 
-_ICONS: dict[str, QIcon] = {}
+_ICONS: dict[tuple[str, bool], QIcon] = {}
 
 
-def mark_icon(state: str) -> QIcon:
-    """A coloured disc with a drawn mark (no font glyphs, so it looks the same everywhere)."""
-    if state in _ICONS:
-        return _ICONS[state]
+def mark_icon(state: str, caveat: bool = False) -> QIcon:
+    """A coloured disc with a drawn mark (no font glyphs, so it looks the same everywhere); with `caveat`,
+    a small amber dot at its top right: the answer's figures were measured under special conditions."""
+    if (state, caveat) in _ICONS:
+        return _ICONS[state, caveat]
     ratio = 2.0
     pixmap = QPixmap(int(16 * ratio), int(16 * ratio))
     pixmap.setDevicePixelRatio(ratio)
@@ -147,9 +194,13 @@ def mark_icon(state: str) -> QIcon:
         else:
             painter.setBrush(QColor("white"))
             painter.drawEllipse(QPointF(8, 8), 1.4, 1.4)
+    if caveat:
+        painter.setPen(QPen(QColor("white"), 1.2))
+        painter.setBrush(QColor(CAVEAT_COLOR))
+        painter.drawEllipse(QPointF(12.6, 3.4), 3.2, 3.2)
     painter.end()
-    _ICONS[state] = QIcon(pixmap)
-    return _ICONS[state]
+    _ICONS[state, caveat] = QIcon(pixmap)
+    return _ICONS[state, caveat]
 
 
 class ResultsGridModel(QAbstractTableModel):
@@ -295,6 +346,7 @@ class ResultsGridModel(QAbstractTableModel):
             return self._case_data(self.run_data.cases[position], role)
         row = self.run_data.rows[position][index.column() - 1]
         state = self.run_data.states[position][index.column() - 1]
+        caveats = self.run_data.caveats[position][index.column() - 1]
         if role == Qt.ItemDataRole.DisplayRole:
             if state == MISSING:
                 return "not answered yet"
@@ -302,7 +354,7 @@ class ResultsGridModel(QAbstractTableModel):
                 return "Error: " + first_line(row["error"])
             return first_line(row.get("text")) or "(empty answer)"
         if role == Qt.ItemDataRole.DecorationRole:
-            return mark_icon(state)
+            return mark_icon(state, bool(caveats))
         if role == Qt.ItemDataRole.BackgroundRole:
             tint = STATE_TINTS.get(state)
             return QColor(tint) if tint else None
@@ -312,6 +364,8 @@ class ResultsGridModel(QAbstractTableModel):
             return None
         if role == Qt.ItemDataRole.ToolTipRole:
             return plain_tooltip(cell_summary(row, state))
+        if role == CAVEAT_ROLE:
+            return caveats
         if role == STATE_ROLE:
             return state
         if role == RESULT_ROLE:
@@ -336,6 +390,8 @@ def cell_summary(row: dict[str, Any] | None, state: str) -> str:
                                     and state != ERROR else "")]
     if state == ERROR:
         lines.append(row["error"])
+        if retry := retry_note(row):
+            lines.append(retry)
     elif row.get("grade_reason"):
         lines.append(row["grade_reason"])
     numbers = [f"{row['completion_tokens']} tokens" if row.get("completion_tokens") is not None else None,
@@ -346,6 +402,7 @@ def cell_summary(row: dict[str, Any] | None, state: str) -> str:
                format_usd(row["cost_usd"]) if row.get("cost_usd") is not None else None]
     if any(numbers):
         lines.append(" · ".join(n for n in numbers if n))
+    lines += ["\u25cf " + note for note in measurement_caveats(row)]  # the amber dot on the cell's mark
     if row.get("human_label"):
         lines.append("Your verdict: " + ("good" if row["human_label"] > 0 else "bad"))
     return "\n".join(lines)

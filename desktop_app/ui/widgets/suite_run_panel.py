@@ -61,6 +61,8 @@ def unfinished_label(run: UnfinishedRun) -> str:
     except (TypeError, ValueError):
         when = run.created_at
     label = f"{when} · {run.models} model{'s' if run.models != 1 else ''} · {run.answers} answers"
+    if run.status in ("incomplete", "failed"):
+        label += f" · {run.status}"
     return label + (" · left running" if run.left_running else "")
 
 
@@ -98,6 +100,7 @@ class SuiteRunPanel(QWidget):
         self.progress.setTextVisible(False)  # no "0 / 1" before anything runs
         self.progress_label = QLabel("Not running")
         self.progress_label.setObjectName("hint")
+        self.progress_label.setTextFormat(Qt.TextFormat.PlainText)
         self.current_label = QLabel()
         self.current_label.setObjectName("currentCase")
         self.current_label.setTextFormat(Qt.TextFormat.PlainText)
@@ -139,7 +142,8 @@ class SuiteRunPanel(QWidget):
 
         self.interrupted_combo = QComboBox()
         self.interrupted_combo.setObjectName("interruptedRuns")
-        self.interrupted_combo.setToolTip("Runs of this suite that stopped before the end")
+        self.interrupted_combo.setToolTip("Runs of this suite that stopped before the end, or have failed "
+                                          "answers a retry may fix")
         self.interrupted_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.interrupted_combo.setMinimumContentsLength(12)
         self.resume_button = QPushButton("Resume")
@@ -211,8 +215,12 @@ class SuiteRunPanel(QWidget):
             self.note("error", f"{event.model_key}: the cost cap stops it here ({format_usd(event.spent_usd)} of "
                                f"{format_usd(event.cap_usd)} spent; the next answer could cost up to "
                                f"{format_usd(event.next_request_usd)})")
+        elif isinstance(event, ev.PriceNeeded):
+            self.note("error", f"{event.model_key}: no price is known, so the cost cap cannot bound it; it is "
+                               f"stopped before its first request")
         elif isinstance(event, ev.RunFinished) and event.reason and event.reason != "cancelled":
-            self.note("note", f"Run {event.run_id} {event.status}: {event.reason}")
+            self.note("error" if event.status == "failed" else "note",
+                      f"Run {event.run_id} {event.status}: {event.reason}")
 
     def _case_done(self, event: ev.CaseFinished) -> None:
         self.progress.setValue(event.done)
@@ -252,11 +260,20 @@ class SuiteRunPanel(QWidget):
         self.log.addTopLevelItem(item)
         self.log.scrollToBottom()
 
-    def finish(self, run_id: str, status: str) -> None:
-        """The worker ended: say how, and offer what comes next."""
+    def finish(self, run_id: str, status: str, reason: str | None = None, retryable: bool = False) -> None:
+        """The worker ended: say how (and why, when not simply complete), and offer what comes next;
+        `retryable`: some failed answers may pass when the run is resumed."""
         self.progress.setRange(0, max(self.progress.maximum(), 1))
         self.live_answer.setPlainText(self.live_answer.toPlainText())  # drop the cursor at the end
-        if status == "complete":
+        for label in (self.progress_label, self.current_label):
+            label.setToolTip(reason or "")  # in full: the screen's banner and the log say it too
+        if status in ("incomplete", "failed") and run_id:
+            self.progress.setValue(self.progress.maximum())
+            self.progress_label.setText(f"Run {run_id} is {status}")
+            self.current_label.setText("Resume retries the answers that may pass" if retryable
+                                       else "Trying again will not help: fix the cause, then run it again")
+            self.done_row.setVisible(status == "incomplete")  # some answers are there to read
+        elif status == "complete":
             elapsed = time.perf_counter() - self._run_started_at
             stored = self.progress.maximum()
             self.progress.setValue(stored)
@@ -289,6 +306,8 @@ class SuiteRunPanel(QWidget):
             tip = f"Run {run.id}"
             if run.left_running:
                 tip += " was left running: the app or the command line stopped before it finished"
+            elif run.status in ("incomplete", "failed"):
+                tip += f" is {run.status}" + (f": {run.reason}" if run.reason else "")
             combo.setItemData(combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         if wanted and (index := combo.findData(wanted)) >= 0:
             combo.setCurrentIndex(index)

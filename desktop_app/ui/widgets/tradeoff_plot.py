@@ -27,6 +27,17 @@ API_SPOT = {"symbol": "d", "brush": pg.mkBrush(API_COLOUR), "size": 15}
 FRONTIER_COLOUR = "#2e9d5b"
 HIGHLIGHT_COLOUR = "#f0a020"
 TEXT_COLOUR = "#2b303b"
+CAVEAT_COLOUR = "#8a5a00"
+CAVEAT_MARK = " *"  # after the label of a model whose figures carry measurement notes (drawn hollow, too)
+
+
+def _hollow(colour: str) -> dict[str, object]:
+    """A point drawn as an outline: its figures were measured under conditions its tooltip explains."""
+    return {"brush": pg.mkBrush(255, 255, 255, 235), "pen": pg.mkPen(colour, width=2.4)}
+
+
+def label_text(summary: ModelSummary) -> str:
+    return summary.model + (CAVEAT_MARK if summary.measurement_notes else "")
 QUALITY_RANGE = (-0.04, 1.06)
 
 
@@ -131,6 +142,9 @@ class TradeoffPlot(pg.PlotWidget):
         legend.addItem(self.api_legend, "API model")
         legend.addItem(self.frontier_curve, "Pareto frontier")
         legend.addItem(self.highlight, "recommended")
+        self.legend = legend
+        self.caveat_legend = pg.ScatterPlotItem(size=13, **_hollow(POINT_COLOUR))
+        self._caveat_in_legend = False
         self.scatter.sigClicked.connect(self._on_clicked)
         self.scatter.sigHovered.connect(self._on_hovered)
 
@@ -170,9 +184,20 @@ class TradeoffPlot(pg.PlotWidget):
         item.setLabel("bottom", label, color=TEXT_COLOUR)
 
         points = list(self.points.values())
-        self.scatter.setData(spots=[
-            {"pos": (p.x, p.y), "data": p.summary.model, **({} if p.summary.is_local else API_SPOT)}
-            for p in points])
+        def spot(p: PlottedModel) -> dict[str, object]:
+            style: dict[str, object] = {} if p.summary.is_local else dict(API_SPOT)
+            if p.summary.measurement_notes:
+                style.update(_hollow(POINT_COLOUR if p.summary.is_local else API_COLOUR))
+            return {"pos": (p.x, p.y), "data": p.summary.model, **style}
+
+        self.scatter.setData(spots=[spot(p) for p in points])
+        noted = any(p.summary.measurement_notes for p in points)
+        if noted != self._caveat_in_legend:
+            if noted:
+                self.legend.addItem(self.caveat_legend, "* measured with a caveat (hover it)")
+            else:
+                self.legend.removeItem(self.caveat_legend)
+            self._caveat_in_legend = noted
         xs = np.array([p.x for p in points], dtype=float)
         ys = np.array([p.y for p in points], dtype=float)
         top = np.array([max(0.0, (p.summary.quality_high if p.summary.quality_high is not None else p.y) - p.y)
@@ -187,7 +212,8 @@ class TradeoffPlot(pg.PlotWidget):
             item.removeItem(text)
         self.labels = {}
         for p in points:
-            text = pg.TextItem(text=p.summary.model, color=TEXT_COLOUR)  # plain text, never HTML
+            text = pg.TextItem(text=label_text(p.summary),  # plain text, never HTML
+                               color=CAVEAT_COLOUR if p.summary.measurement_notes else TEXT_COLOUR)
             text.setFont(self.label_font)
             item.addItem(text)
             text.setPos(p.x, p.y)
@@ -245,7 +271,7 @@ class TradeoffPlot(pg.PlotWidget):
             return
         width_px, height_px = self._view_size()
         metrics = QFontMetricsF(self.label_font)
-        label_width = max(metrics.horizontalAdvance(p.summary.model) for p in points) + 14
+        label_width = max(metrics.horizontalAdvance(label_text(p.summary)) for p in points) + 14
         low, high = min(p.x for p in points), max(p.x for p in points)
         smallest_span = 1.0 if self.log_x else max(abs(high) * 0.5, 1.0)
         if high - low < smallest_span:
@@ -282,7 +308,7 @@ class TradeoffPlot(pg.PlotWidget):
         gap, text_h = 9.0, metrics.height() + 2
         for point in sorted(self.points.values(), key=lambda p: (-p.y, p.x)):
             x, y = to_px(point.x, point.y)
-            text_w = metrics.horizontalAdvance(point.summary.model) + 6
+            text_w = metrics.horizontalAdvance(label_text(point.summary)) + 6
             # (anchor in the text's own box, the box in px): right, above right, below right, left.
             up = marker + 1  # clear of the point's own marker
             candidates = [
@@ -335,10 +361,14 @@ class TradeoffPlot(pg.PlotWidget):
             notes.append("recommended")
         if key in self.frontier_keys:
             notes.append("on the Pareto frontier")
+        if m.threads and m.is_local:
+            rows.append(("threads", f"{m.threads} CPU thread{'s' if m.threads != 1 else ''}"))
         table = "".join(f"<tr><td style='color:#5b6270; padding-right:8px'>{html.escape(name)}</td>"
                         f"<td>{html.escape(value)}</td></tr>" for name, value in rows)
         extra = f"<br><i>{html.escape(', '.join(notes))}</i>" if notes else ""
-        return (f"<b>{html.escape(m.model)}</b>{extra}<table>{table}</table>"
+        caveats = "".join(f"<br>* {html.escape(note[:1].upper() + note[1:])}." for note in m.measurement_notes)
+        caveats = f"<p style='color:{CAVEAT_COLOUR}; margin:4px 0'>{caveats[4:]}</p>" if caveats else ""
+        return (f"<b>{html.escape(m.model)}</b>{extra}<table>{table}</table>{caveats}"
                 f"<span style='color:#5b6270'>Click to open its answers.</span>")
 
     def _tip(self, x: float, y: float, data: str) -> str:
