@@ -73,6 +73,16 @@ def _parser() -> argparse.ArgumentParser:
     quant.add_argument("--threads", type=_positive_int)
     quant.set_defaults(handler=cmd_models_quantize)
 
+    template = model_commands.add_parser(
+        "template", help="the prompt format a model gets: its file's own, one of llama.cpp's built-in "
+                         "templates, or plain completion (remembered for every run)")
+    template.add_argument("path", metavar="PATH")
+    template.add_argument("name", nargs="?", metavar="NAME",
+                          help="chatml, llama3, gemma, mistral-v7, phi3, ... or completion; "
+                               "leave out to show the current one and the choices")
+    template.add_argument("--clear", action="store_true", help="back to the file's own template")
+    template.set_defaults(handler=cmd_models_template)
+
     available = model_commands.add_parser("available", help="the models an API offers (needs its key)")
     available.add_argument("provider", choices=["openai", "anthropic", "openai-compatible"])
     available.add_argument("--base-url", metavar="URL", help="the server, for openai-compatible")
@@ -257,6 +267,32 @@ def cmd_models_inspect(args: argparse.Namespace) -> int:
         from desktop_app.providers.llama_caps import gpu_build_hint
 
         print(f"\n{gpu_build_hint(hardware.gpus[0].backend)}")
+    return 0
+
+
+def cmd_models_template(args: argparse.Namespace) -> int:
+    from desktop_app.models.catalog import ModelCatalog
+    from desktop_app.providers.llama_caps import capabilities
+    from desktop_app.providers.prompt_formats import BASE_MODEL_WARNING, COMPLETION, describe_choice
+
+    info = ModelCatalog().info(args.path)  # a clear error for a missing or broken file
+    path = str(Path(args.path).resolve())
+    settings = settings_module.load()
+    if args.clear or args.name:
+        if args.clear:
+            settings.chat_templates.pop(path, None)
+        else:
+            known = capabilities().chat_templates
+            if args.name != COMPLETION and args.name not in known:
+                raise UserError(f"llama.cpp has no chat template named {args.name!r}; choose one of "
+                                f"{', '.join(known)}, or {COMPLETION}")
+            settings.chat_templates[path] = args.name
+        settings_module.save(settings)
+    choice = settings.chat_templates.get(path)
+    print(f"{info.path}: {describe_choice(choice, info.has_chat_template)}"
+          + ("" if info.has_chat_template or choice else f" ({BASE_MODEL_WARNING})"))
+    if not (args.clear or args.name):
+        print(f"choices: {', '.join(capabilities().chat_templates)}, {COMPLETION}", file=sys.stderr)
     return 0
 
 

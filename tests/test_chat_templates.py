@@ -259,3 +259,20 @@ def test_inspect_says_a_file_without_a_template_is_probably_a_base_model(templat
                           capture_output=True, text=True, env=env, check=True, timeout=120).stdout
     line = next(line for line in text.splitlines() if line.startswith("chat template"))
     assert line.split(None, 2)[2] == "no: probably a base model"
+
+
+def test_the_command_line_chooses_remembers_and_clears_a_models_prompt_format(
+        templateless_model: Path, capsys) -> None:
+    from desktop_app import cli
+    from desktop_app import settings as settings_module
+
+    assert cli.main(["models", "template", str(templateless_model)]) == 0
+    out = capsys.readouterr().out
+    assert "ChatML (fallback)" in out and "probably a base model" in out
+    assert cli.main(["models", "template", str(templateless_model), "llama3"]) == 0
+    assert "llama3 (llama.cpp's built-in template)" in capsys.readouterr().out
+    assert settings_module.load().chat_templates == {str(templateless_model.resolve()): "llama3"}
+    assert cli.main(["models", "template", str(templateless_model), "no-such-format"]) == 1
+    assert "no chat template named 'no-such-format'" in capsys.readouterr().err
+    assert cli.main(["models", "template", str(templateless_model), "--clear"]) == 0
+    assert settings_module.load().chat_templates == {}
