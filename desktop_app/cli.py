@@ -1,5 +1,5 @@
-"""The headless front end: `modelscout models|run|results|runs|project|keys|prices`, over the same
-core as the app."""
+"""The headless front end: `modelscout models|run|results|runs|project|recommend|keys|prices`, over the
+same core as the app."""
 
 from __future__ import annotations
 
@@ -89,7 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     available.set_defaults(handler=cmd_models_available)
 
     run = commands.add_parser("run", help="run a suite on local and API models and compare them")
-    run.add_argument("--suite", metavar="FILE", help="a suite file (.jsonl or .csv)")
+    run.add_argument("--suite", metavar="FILE", help="a suite file: .jsonl, .csv or .yaml, a promptfoo config "
+                                                     "(.yaml or .json) or OpenAI evals samples (.jsonl)")
     run.add_argument("--model", action="append", default=[], metavar="MODEL",
                      help="a GGUF file, or openai:MODEL, anthropic:MODEL, openai-compatible:MODEL@URL "
                           "(repeat)")
@@ -107,7 +108,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-reuse", action="store_true", help="answer again even when an identical "
                                                              "request was answered before")
     run.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    _scoring_arguments(run)
     run.set_defaults(handler=cmd_run)
+
+    score = commands.add_parser("score", help="grade a stored run again (a judge, a reference model, a "
+                                              "rubric, pairwise verdicts); its answers are never regenerated")
+    score.add_argument("run_id", metavar="RUN_ID")
+    _scoring_arguments(score)
+    score.add_argument("--pairwise", action="store_true",
+                       help="also judge each model against the reference model (default: the best-scoring "
+                            "one), both orders, on every case")
+    score.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    score.set_defaults(handler=cmd_score)
 
     results = commands.add_parser("results", help="the comparison of a stored run")
     results.add_argument("run_id", metavar="RUN_ID")
@@ -128,6 +140,25 @@ def _parser() -> argparse.ArgumentParser:
                          help="average answer tokens per request (default 250)")
     project.add_argument("--json", action="store_true")
     project.set_defaults(handler=cmd_project)
+
+    recommend = commands.add_parser("recommend", help="the cheapest model shown good enough, or why the "
+                                                      "cases so far cannot tell")
+    recommend.add_argument("run_id", metavar="RUN_ID")
+    recommend.add_argument("--tolerance", type=_share, default=0.05, metavar="SHARE",
+                           help="how far below the best model's score still counts as good enough, as a share "
+                                "of the score (default 0.05: 5 points)")
+    recommend.add_argument("--axis", choices=["cost", "latency"], default="cost",
+                           help="what makes a model cheaper: cost per answer (default) or time per answer")
+    recommend.add_argument("--max-latency-ms", type=_positive_float, metavar="N",
+                           help="leave out models whose median time per answer is over N ms")
+    recommend.add_argument("--min-tokens-per-second", type=_positive_float, metavar="N",
+                           help="leave out models that generate fewer than N tokens a second")
+    recommend.add_argument("--must-fit", action="store_true",
+                           help="leave out local models that do not fit this machine")
+    recommend.add_argument("--requests-per-day", type=_positive_float, default=1000.0, metavar="N",
+                           help="the volume the monthly saving is worked out at (default 1,000)")
+    recommend.add_argument("--json", action="store_true")
+    recommend.set_defaults(handler=cmd_recommend)
 
     key_parser = commands.add_parser("keys", help="API keys in the OS keychain")
     key_commands = key_parser.add_subparsers(title="keys commands", metavar="COMMAND")
@@ -158,6 +189,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _scoring_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--judge", metavar="MODEL", help="a model that grades every answer against the rubric "
+                                                         "(a GGUF file or an API model, as --model takes it)")
+    parser.add_argument("--reference", metavar="MODEL",
+                        help="a model of the run whose answers are the reference where a case has no "
+                             "expected answer (for similarity checks and the judge)")
+    parser.add_argument("--rubric", metavar="TEXT|FILE", help="what the judge grades against (text or a file)")
+
+
 def _dollars(text: str) -> float:
     try:
         value = float(text.lstrip("$"))
@@ -175,6 +215,17 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"give a share of the score from 0 to under 1 (0.05 for 5 points), "
+                                         f"not {text}")
     return value
 
 
@@ -319,6 +370,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from desktop_app.providers.base import Sampling
     from desktop_app.runner.runner import Runner
     from desktop_app.suites import load_suite
+    from desktop_app.suites.model import unsupported_lines
 
     from desktop_app.providers.api import parse_model_ref
 
@@ -338,6 +390,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         run_id = store.resolve_run_id(args.resume)
     else:
         suite = load_suite(args.suite)  # bad input fails here, before anything is stored
+        for line in unsupported_lines(suite.unsupported):  # parts of an imported file left out, said before the run
+            print(line, file=sys.stderr)
         for path in args.model:
             if parse_model_ref(path) is None and not Path(path).exists():
                 raise UserError(f"model file {path} does not exist; `modelscout models list` shows "
@@ -364,6 +418,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"run {run_id}", file=sys.stderr)
     cancel = threading.Event()
     status = _drive(runner, run_id, cancel, reuse=not args.no_reuse, max_cost=args.max_cost)
+    _score(runner, run_id, _scoring_options(args), only_if_active=True)
     summary = _summary(store, run_id, settings)
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2))
@@ -494,6 +549,70 @@ class _Progress:
             self.line_open = False
 
 
+def _scoring_options(args: argparse.Namespace) -> Any:
+    from desktop_app.runner.scoring import ScoringOptions
+
+    return ScoringOptions(judge=args.judge, reference=args.reference, rubric=args.rubric,
+                          pairwise=getattr(args, "pairwise", False))
+
+
+def _score(runner: Any, run_id: str, options: Any, only_if_active: bool = False) -> Any:
+    """Score a stored run, showing progress on stderr; returns the ScoringFinished event (or None)."""
+    from desktop_app.runner import scoring
+
+    scorer = scoring.RunScorer(runner)
+    if only_if_active and not options.over(scoring.scoring_of(runner.store, run_id)).active:
+        return None  # `run` scores again only when it or its suite asks for a judge or a reference
+    progress = _Progress(sys.stderr)
+    finished = None
+    errors_shown = 0
+    try:
+        for event in scorer.score(run_id, options):
+            if isinstance(event, scoring.JudgingStarted):
+                progress.note(f"judging with {event.judge}: {event.total} judgments")
+            elif isinstance(event, scoring.JudgmentMade):
+                if event.error and errors_shown < 3:  # the first few, so a wrong judge shows at once
+                    errors_shown += 1
+                    progress.note(f"{event.model_key} · {event.case_id}: {event.error}")
+            elif isinstance(event, scoring.ScoringFinished):
+                finished = event
+    finally:
+        progress.end()
+    if finished is not None and (finished.judged or finished.reused):
+        print(f"judgments: {finished.judged} made, {finished.reused} reused, {finished.errors} without a verdict; "
+              f"the judge cost {_usd(finished.judge_cost_usd)} (apart from the answers)", file=sys.stderr)
+    return finished
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from desktop_app.runner.runner import Runner
+    from desktop_app.runner.scoring import pairwise_tally
+
+    settings = settings_module.load()
+    store = _store(settings)
+    run_id = store.resolve_run_id(args.run_id)
+    runner = Runner(store, settings)
+    finished = _score(runner, run_id, _scoring_options(args))
+    summary = _summary(store, run_id, settings)
+    tally = pairwise_tally(store, run_id)
+    if args.json:
+        data = summary.to_dict()
+        for entry in data["models"]:
+            if entry["model"] in tally:
+                entry["pairwise"] = tally[entry["model"]]  # wins, losses, ties, inconsistent, errors, against
+        data["judge_cost_usd"] = store.judge_spend(run_id)
+        data["pairwise_base"] = finished.pairwise_base if finished else None
+        print(json.dumps(data, indent=2))
+        return 0
+    print(_comparison(summary))
+    if tally:
+        rows = [[model, t["against"], str(t["wins"]), str(t["losses"]), str(t["ties"]), str(t["inconsistent"]),
+                 str(t["errors"])] for model, t in tally.items()]
+        print()
+        print(_table(["model", "against", "wins", "losses", "ties", "inconsistent", "no verdict"], rows))
+    return 0
+
+
 def cmd_results(args: argparse.Namespace) -> int:
     settings = settings_module.load()
     summary = _summary(_store(settings), args.run_id, settings)
@@ -556,6 +675,49 @@ def cmd_project(args: argparse.Namespace) -> int:
         print(f"{b.local} vs {b.api}: {b.note}")
     for line in ([result.order_note] if result.order_note else []) + result.measurement_notes:
         print(line)
+    return 0
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from desktop_app.analysis.projection import Volume
+    from desktop_app.analysis.recommend import recommend_run
+
+    settings = settings_module.load()
+    machine = None
+    if args.must_fit:
+        from desktop_app.models.hardware import probe
+
+        machine = probe()
+    result = recommend_run(_store(settings), args.run_id, settings, Volume(args.requests_per_day), machine,
+                           tolerance=args.tolerance, axis=args.axis, max_latency_ms=args.max_latency_ms,
+                           min_tokens_per_second=args.min_tokens_per_second, must_fit=args.must_fit)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+
+    def points(x: float) -> str:  # a difference in score points (a score of 1 is 100)
+        text = f"{x * 100:+.1f}"
+        return "0.0" if text in ("+0.0", "-0.0") else text
+
+    rows = []
+    for m in result.models:
+        quality = "-" if m.quality is None else f"{m.quality:.0%}"
+        if m.quality_low is not None:
+            quality += f" ({m.quality_low:.0%}-{m.quality_high:.0%})"
+        difference = "-"
+        if m.verdict == "best":
+            difference = "0"
+        elif m.difference_to_best is not None:
+            difference = f"{points(m.difference_to_best)} ({points(m.difference_low)} to {points(m.difference_high)})"
+        verdict = m.verdict.replace("_", " ") + (" *" if m.excluded else "")
+        rows.append([m.model, quality, difference, verdict, format_usd_per_1k(m.cost_per_answer_usd),
+                     _num(m.wall_time_ms, "{:,.0f} ms"), _usd(m.monthly_usd)])
+    print(_table(["model", "quality (95% CI)", "vs best, points (95% CI)", "verdict", "$/1K answers",
+                  "time/answer", f"$/month at {args.requests_per_day:,.0f}/day"], rows))
+    if any(m.excluded for m in result.models):
+        print("* left out by your limits")
+    print()
+    print(result.reason)
     return 0
 
 

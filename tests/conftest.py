@@ -69,19 +69,49 @@ def store(tmp_path: Path):
     db.close()
 
 
+@pytest.fixture(scope="session")
+def demo_q8(demo_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo model requantized up to Q8_0 (no better than its Q4_1 source, larger and slower)."""
+    from desktop_app.models.quantize import quantize
+
+    return quantize(demo_model, "Q8_0", tmp_path_factory.mktemp("q8") / "SmolLM2-135M-Instruct.Q8_0.gguf")
+
+
+@pytest.fixture(scope="session")
+def random_model(demo_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo model's architecture, tokenizer and size with random weights: the floor of quality."""
+    from desktop_app.models.quantize import quantize
+    from tests.ggufs import random_weights_copy
+
+    folder = tmp_path_factory.mktemp("random")
+    f16 = random_weights_copy(demo_model, folder / "random-f16.gguf")
+    model = quantize(f16, "Q4_1", folder / "SmolLM2-135M-random.Q4_1.gguf")
+    f16.unlink()
+    return model
+
+
 @pytest.fixture
 def tiny_model(tmp_path: Path) -> Path:
     return write_tiny_gguf(tmp_path / "tiny.gguf")
 
 
+def demo_suite_copy(path: Path, count: int | None = None, ids: list[str] | None = None) -> Path:
+    """The demo suite's header and cases (the first `count`, or those in `ids`) written to `path`, without
+    the cases' own token limits: a test's Sampling decides how long answers may be."""
+    import json
+
+    lines = (SUITES / "demo.jsonl").read_text(encoding="utf-8").splitlines()
+    cases = [json.loads(line) for line in lines[1:] if line.startswith("{")]
+    cases = [c for c in cases if ids is None or c["id"] in ids][:count]
+    path.write_text("\n".join([lines[0], *(json.dumps({k: v for k, v in c.items() if k != "max_tokens"})
+                                            for c in cases)]) + "\n", encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def small_suite(tmp_path: Path) -> Path:
     """Three demo cases: enough to exercise a run without its minute of generation."""
-    lines = (SUITES / "demo.jsonl").read_text(encoding="utf-8").splitlines()
-    header, cases = lines[0], [line for line in lines[1:] if line.startswith("{")][:3]
-    path = tmp_path / "small.jsonl"
-    path.write_text("\n".join([header, *cases]) + "\n", encoding="utf-8")
-    return path
+    return demo_suite_copy(tmp_path / "small.jsonl", 3)
 
 
 @pytest.fixture

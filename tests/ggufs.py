@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import struct
 from pathlib import Path
 from typing import Any
@@ -236,7 +237,7 @@ def copy_gguf_without(source: str | Path, target: str | Path, remove: tuple[str,
     user's re-packed model would be (e.g. a base model: the demo model without its chat template).
     """
     target = Path(target)
-    reader = gguf.GGUFReader(str(source))
+    reader = _reader(str(source))
     arch_field = reader.get_field(gguf.Keys.General.ARCHITECTURE)
     writer = gguf.GGUFWriter(str(target), arch=arch_field.contents(), endianess=reader.endianess)
     alignment = reader.get_field(gguf.Keys.General.ALIGNMENT)
@@ -259,3 +260,41 @@ def copy_gguf_without(source: str | Path, target: str | Path, remove: tuple[str,
         writer.write_tensor_data(tensor.data, tensor_endianess=reader.endianess)
     writer.close()
     return target
+
+
+def random_weights_copy(source: str | Path, target: str | Path, seed: int = 0) -> Path:
+    """The model at `source` with every weight replaced by random numbers: same architecture, shapes,
+    tokenizer and chat template, written as F16 (quantize it to match the source's size). It loads
+    and answers fluently formatted nonsense, the floor any trained model must beat."""
+    target = Path(target)
+    reader = _reader(str(source))
+    arch = reader.get_field(gguf.Keys.General.ARCHITECTURE).contents()
+    writer = gguf.GGUFWriter(str(target), arch=arch, endianess=reader.endianess)
+    for field in reader.fields.values():
+        if field.name == gguf.Keys.General.ARCHITECTURE or field.name.startswith("GGUF."):
+            continue
+        if field.name == gguf.Keys.General.FILE_TYPE:
+            writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
+            continue
+        value_type = field.types[0]
+        sub_type = field.types[-1] if value_type == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(field.name, field.contents(), value_type, sub_type=sub_type)
+    rng = np.random.default_rng(seed)
+    for tensor in reader.tensors:
+        shape = tuple(int(n) for n in reversed(tensor.shape))  # ggml lists dimensions innermost first
+        if tensor.name.endswith("norm.weight"):
+            data = np.ones(shape, dtype=np.float32)  # norms at their initial value, as untrained
+        else:
+            data = rng.normal(0.0, 0.02, size=shape).astype(np.float16 if len(shape) > 1 else np.float32)
+        writer.add_tensor(tensor.name, data)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return target
+
+
+@functools.lru_cache(maxsize=2)
+def _reader(path: str) -> gguf.GGUFReader:
+    """A parsed GGUF, shared by the copies made of one file (parsing its vocabulary takes seconds)."""
+    return gguf.GGUFReader(path)

@@ -4,7 +4,8 @@
 - a fault-injecting HTTP proxy in front of it (429 with Retry-After, 5xx, a connection dropped
   mid-stream, a slow response), forwarding everything else byte for byte;
 - a server that speaks Anthropic's Messages API streaming events as the documentation gives them,
-  answering with the demo model through the llama server (so answers and token counts are real).
+  answering with the demo model through the llama server (so answers and token counts are real);
+- a scripted judge: an OpenAI-compatible chat server whose replies are fixed or computed from the request.
 """
 
 from __future__ import annotations
@@ -416,3 +417,101 @@ class FakeAnthropic(_Loopback):
             return self._faults.get_nowait()
         except queue.Empty:
             return None
+
+
+class _ScriptedJudgeHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_owner: ScriptedJudge
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _json(self, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        if self.path.split("?")[0] != "/v1/models":
+            self._json(404, {"error": {"message": f"no route {self.path}", "type": "invalid_request_error"}})
+            return
+        self._json(200, {"object": "list", "data": [{"id": self.server_owner.model, "object": "model",
+                                                     "created": 0, "owned_by": "loopback"}]})
+
+    def do_POST(self) -> None:
+        try:
+            self._post()
+        except OSError:
+            pass  # the client went away (a cancel): nothing to finish
+
+    def _post(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        judge = self.server_owner
+        with judge.lock:
+            judge.seen.append(body)
+        if self.path != "/v1/chat/completions":
+            self._json(404, {"error": {"message": f"no route {self.path}", "type": "invalid_request_error"}})
+            return
+        reply = judge.reply(body) if callable(judge.reply) else judge.reply
+        limit = body.get("max_completion_tokens") or body.get("max_tokens")
+        pieces = _pieces(reply)
+        finish = "stop"
+        if limit is not None and len(pieces) > limit:  # one piece is one token here
+            pieces, finish = pieces[:limit], "length"
+        text = "".join(pieces)
+        prompt_tokens = sum(len(str(m.get("content", "")).split()) + 4 for m in body.get("messages", []))
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(pieces),
+                 "total_tokens": prompt_tokens + len(pieces)}
+        created, reply_id = int(time.time()), "chatcmpl-" + secrets.token_hex(8)
+        if not body.get("stream"):
+            self._json(200, {"id": reply_id, "object": "chat.completion", "created": created, "model": judge.model,
+                             "choices": [{"index": 0, "finish_reason": finish,
+                                          "message": {"role": "assistant", "content": text}}],
+                             "usage": usage})
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+
+        def chunk(delta: dict[str, Any], finish_reason: str | None = None, **extra: Any) -> None:
+            data = {"id": reply_id, "object": "chat.completion.chunk", "created": created, "model": judge.model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}], **extra}
+            self.wfile.write(f"data: {json.dumps(data)}\n\n".encode())
+            self.wfile.flush()
+
+        # OpenAI's order: the role, the content deltas, the finish reason, then (when asked with
+        # stream_options.include_usage) a chunk with no choices and the usage, then [DONE].
+        chunk({"role": "assistant", "content": ""})
+        for piece in pieces:
+            chunk({"content": piece})
+        chunk({}, finish)
+        if (body.get("stream_options") or {}).get("include_usage"):
+            data = {"id": reply_id, "object": "chat.completion.chunk", "created": created, "model": judge.model,
+                    "choices": [], "usage": usage}
+            self.wfile.write(f"data: {json.dumps(data)}\n\n".encode())
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.wfile.flush()
+
+
+class ScriptedJudge(_Loopback):
+    """An OpenAI-compatible chat server whose every reply is scripted: a fixed text, or a function of
+    the request body; it records the bodies it was sent. One word-sized piece counts as one token."""
+
+    handler = _ScriptedJudgeHandler
+
+    def __init__(self, reply: str | Any = "Assistant A is better. [[A]]", model: str = "scripted-judge") -> None:
+        self.reply, self.model = reply, model
+        self.seen: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        super().__init__()
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+
+    def user_texts(self) -> list[str]:
+        """The last user message of each request received, in order."""
+        return [[m for m in body["messages"] if m["role"] == "user"][-1]["content"] for body in self.seen]

@@ -164,8 +164,10 @@ def test_side_by_side_runs_both_models_at_once_and_keeps_pooled_models_loaded(
         assert [e.done for e in events if isinstance(e, ev.CaseFinished)] == [1, 2, 3, 4, 5, 6]
         assert len(pool.loaded()) == 2, "the app's pool keeps models loaded after the run"
         pids = {p._proc.pid for p in pool.loaded()}
-        again = runner.create_run(suite, [runner.spec_for(demo_model)], Sampling(max_tokens=8))
-        assert not any(isinstance(e, ev.ModelLoading) for e in drain(runner, again)), "no reload"
+        # The same comparison again, with new answers to give (a shorter limit): the loaded workers answer.
+        again = runner.create_run(suite, [runner.spec_for(demo_model), runner.spec_for(demo_variant)],
+                                  Sampling(max_tokens=8), kind="compare")
+        assert not any(isinstance(e, ev.ModelLoading) for e in drain(runner, again, concurrent=True)), "no reload"
         assert {p._proc.pid for p in pool.loaded()} == pids
     finally:
         pool.close_all()

@@ -6,6 +6,7 @@ import hashlib
 import os
 import socket
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,59 @@ def test_check_objects_and_names(tmp_path: Path) -> None:
     assert fifth.checks == ()  # an explicit empty list keeps the reference but grades nothing
 
 
+def test_header_and_cases_set_how_answers_are_graded(tmp_path: Path) -> None:
+    path = write(tmp_path, "g.jsonl", lines(
+        '{"suite": {"name": "g", "judge": "openai:gpt-4o-mini", "reference": "anthropic:claude-sonnet-4-5", '
+        '"rubric": "Correct and brief.", "threshold": 0.75}}',
+        '{"id": "a", "prompt": "Explain tides.", "rubric": "Mentions the Moon.", "threshold": 1, '
+        '"checks": [{"type": "judge", "weight": 2}, {"type": "rouge_l", "threshold": 0.3}]}',
+        '{"id": "b", "prompt": "p", "expected": "Paris", "checks": [{"type": "any", "checks": ["exact", '
+        '{"type": "contains", "value": "Paname"}]}, {"type": "not", "check": {"type": "contains", "value": "Lyon"}}, '
+        '{"type": "length", "max_words": 5}, "is_json", {"type": "json_schema", "schema": {"type": "object"}}]}',
+    ))
+    suite = load_suite(path)
+    assert (suite.judge, suite.reference, suite.rubric, suite.threshold) == (
+        "openai:gpt-4o-mini", "anthropic:claude-sonnet-4-5", "Correct and brief.", 0.75)
+    a, b = suite.cases
+    assert (a.rubric, a.threshold) == ("Mentions the Moon.", 1.0)
+    assert a.checks == (Check("judge", {"weight": 2}), Check("rouge_l", {"threshold": 0.3}))
+    assert [check.type for check in b.checks] == ["any", "not", "length", "is_json", "json_schema"]
+    assert (b.rubric, b.threshold) == (None, None)
+
+
+def test_several_mistakes_are_reported_at_once(tmp_path: Path) -> None:
+    path = write(tmp_path, "many.jsonl", lines(
+        '{"id": "a", "prompt": "ok"}',
+        '{"prompt": "b", "expected": ""}',
+        '{"prompt": "c",}',
+        '{"id": "a", "prompt": "d"}',
+        '{"prompt": "e", "checks": ["contians"], "tags": "x"}',
+    ))
+    with pytest.raises(SuiteError) as info:
+        load_suite(path)
+    error = info.value
+    assert [(p.line, p.field) for p in error.problems] == [(2, "expected"), (3, None), (4, "id"), (5, "tags")]
+    message = str(error)
+    assert message.splitlines()[0] == f"{path}: 4 problems; fix each of them:"
+    assert f'{path} line 4, field "id": duplicate id "a" (first used on line 1)' in message
+    assert (error.line, error.field) == (2, "expected")  # the first one's
+
+
+def test_save_keeps_the_grading_fields(tmp_path: Path) -> None:
+    from desktop_app.suites import save_suite
+
+    source = write(tmp_path, "g.jsonl", lines(
+        '{"suite": {"name": "g", "version": "2", "judge": "openai:gpt-4o-mini", "threshold": 0.8}}',
+        '{"id": "a", "prompt": "x", "rubric": "Kind.", "threshold": 0.5, "checks": ["judge"]}',
+        '{"id": "b", "prompt": "y", "expected": "z", "checks": []}',
+    ))
+    suite = load_suite(source)
+    again = load_suite(save_suite(suite, tmp_path / "copy.jsonl"))
+    assert (again.judge, again.threshold, again.version) == ("openai:gpt-4o-mini", 0.8, "2")
+    assert [replace(c, line=0) for c in again.cases] == [replace(c, line=0) for c in suite.cases]
+    assert again.case("b").checks == ()  # an explicit empty list stays empty, not graded by default
+
+
 def test_bom_and_crlf_are_accepted(tmp_path: Path) -> None:
     path = tmp_path / "w.jsonl"
     path.write_bytes(b'\xef\xbb\xbf{"prompt": "a"}\r\n{"prompt": "b"}\r\n')
@@ -147,6 +201,13 @@ def test_csv_columns_checks_tags_and_variables(tmp_path: Path) -> None:
     assert c.id == "case-3" and c.prompt == "Multi-line\nprompt with Oslo" and c.line == 4
     assert c.checks == (Check("exact"), Check("regex", {"pattern": "x;y"}))
     assert (d.id, d.line, d.checks) == ("c", 7, (Check("numeric"),))  # the blank record is skipped
+
+
+def test_csv_rubric_and_threshold_columns(tmp_path: Path) -> None:
+    path = write(tmp_path, "r.csv", "id,prompt,rubric,threshold,checks\na,Explain tides,Mentions the Moon,0.6,judge:Is kind\n")
+    (case,) = load_suite(path).cases
+    assert (case.rubric, case.threshold) == ("Mentions the Moon", 0.6)
+    assert case.checks == (Check("judge", {"rubric": "Is kind"}),)
 
 
 def test_csv_semicolon_separated_file(tmp_path: Path) -> None:
@@ -282,6 +343,15 @@ def lines(*records: str) -> str:
     (lines('{"prompt": "a", "expected": "Paris", "checks": ["numeric"]}'), 1, "checks", "needs a number"),
     (lines('{"prompt": "a", "expected": 1, "checks": [{"type": "numeric", "tolerance": -1}]}'), 1, "checks", "at least 0"),
     (lines('{"prompt": "a", "expected": 1, "checks": [{"type": "numeric", "which": "middle"}]}'), 1, "checks", "last, first, any"),
+    (lines('{"prompt": "a", "rubric": ["x"]}'), 1, "rubric", "must be text"),
+    (lines('{"prompt": "a", "threshold": 1.5}'), 1, "threshold", "from 0 to 1"),
+    (lines('{"prompt": "a", "checks": [{"type": "length"}]}'), 1, "checks", "give at least one limit"),
+    (lines('{"prompt": "a", "checks": [{"type": "contains", "value": "x", "weight": 0}]}'), 1, "checks", '"weight" must be'),
+    (lines('{"prompt": "a", "checks": [{"type": "any", "checks": ["contains"]}]}'), 1, "checks",
+     'check 1 (any): check 1 of "checks" (contains): needs a reference answer'),
+    (lines('{"prompt": "a", "checks": [{"type": "judge", "threshold": 7}]}'), 1, "checks", '"threshold" must be'),
+    (lines('{"suite": {"threshold": "high"}}', '{"prompt": "a"}'), 1, "suite.threshold", "from 0 to 1"),
+    (lines('{"suite": {"judge": 5}}', '{"prompt": "a"}'), 1, "suite.judge", "non-empty text"),
     (lines('{"prompt": "a"}', '{"suite": {"name": "late"}}'), 2, "suite", "must be the first line"),
     (lines('{"suite": {"nmae": "x"}}', '{"prompt": "a"}'), 1, "suite.nmae", 'did you mean "name"'),
     (lines('{"suite": "demo"}', '{"prompt": "a"}'), 1, "suite", "must be an object"),

@@ -1,24 +1,26 @@
-"""The Pareto frontier and the recommendation over per-model summaries."""
+"""The Pareto frontier over per-model summaries (the recommendation: tests/test_recommend.py)."""
 
 from __future__ import annotations
 
-from desktop_app.analysis.summary import ModelSummary, wilson_interval
-from desktop_app.analysis.tradeoff import AXES, pareto_frontier, recommend
+from desktop_app.analysis.stats import bootstrap_mean
+from desktop_app.analysis.summary import ModelSummary
+from desktop_app.analysis.tradeoff import AXES, pareto_frontier
 
 
 def model(name: str, passed: int | None, graded: int = 20, cost: float | None = 1e-6,
           speed: float | None = 50.0, wall_ms: float | None = 500.0, size: int | None = 100_000_000
           ) -> ModelSummary:
-    """A summary as summarize() makes it: quality is the pass rate, its interval Wilson's."""
-    quality = None if passed is None else passed / graded
-    low, high = wilson_interval(passed, graded) if passed is not None else (None, None)
+    """A summary as summarize() makes it: the first `passed` of `graded` pass/fail cases pass."""
+    scores = {} if passed is None else {f"case-{i:03d}": float(i < passed) for i in range(graded)}
+    quality, low, high = bootstrap_mean(list(scores.values()), bounds=(0.0, 1.0)) if scores else (None,) * 3
     return ModelSummary(
         model=name, provider="llama.cpp", path=f"/models/{name}.gguf", quantization="Q4_K_M", file_size=size, cases=graded,
         answered=graded, graded=graded if passed is not None else 0, passed=passed or 0, quality=quality,
         quality_low=low, quality_high=high, errors=0, tokens_per_second=speed, time_to_first_token_ms=200.0,
         wall_time_ms=wall_ms, completion_tokens=1000, prompt_tokens=2000, peak_memory_bytes=None,
         cost_usd=(cost or 0.0) * graded, cost_per_answer_usd=cost,
-        cost_per_million_tokens_usd=None if cost is None else cost * graded / 3000 * 1e6)
+        cost_per_million_tokens_usd=None if cost is None else cost * graded / 3000 * 1e6,
+        pass_rate=quality, case_scores=scores, fits=True)
 
 
 def names(models: list[ModelSummary]) -> list[str]:
@@ -62,57 +64,3 @@ def test_models_without_quality_or_without_a_value_on_the_axis_are_left_out() ->
     assert names(pareto_frontier([ungraded, unmeasured, ok], AXES["speed"])) == ["ok"]
     assert names(pareto_frontier([ungraded, unmeasured, ok])) == ["unmeasured"]
     assert pareto_frontier([]) == []
-
-
-# Recommendation ----------------------------------------------------------------------------------
-
-def test_the_cheapest_model_not_clearly_worse_than_the_best_is_recommended() -> None:
-    best = model("best", 16, cost=1e-5)  # 80%
-    close = model("close", 14, cost=3e-6)  # 70%, its interval reaches 80%
-    cheapest_but_bad = model("cheapest-but-bad", 4, cost=1e-7)  # 20%: clearly worse
-    pick = recommend([best, cheapest_but_bad, close])
-    assert pick is not None
-    assert pick.model.model == "close" and pick.best.model == "best"
-    assert close.quality_high >= best.quality > cheapest_but_bad.quality_high
-    assert pick.reason == ("close scores 70%, not clearly below the best (best, 80%), "
-                           "at a lower cost per answer")
-
-
-def test_the_best_is_recommended_when_nothing_cheaper_comes_close() -> None:
-    best = model("best", 19, cost=1e-5)  # 95%
-    cheap = model("cheap", 8, cost=1e-6)  # 40%
-    pick = recommend([cheap, best])
-    assert pick is not None and pick.model is best and pick.best is best
-    assert pick.reason == "best has the best quality (95%) and nothing with a lower cost per answer comes close"
-    cheapest_and_best = model("cheapest-and-best", 19, cost=1e-7)
-    pick = recommend([cheap, cheapest_and_best])
-    assert pick is not None and pick.model is cheapest_and_best
-    assert pick.reason == "cheapest-and-best has the best quality (95%) and the lowest cost per answer"
-
-
-def test_models_without_quality_are_ignored_and_none_rated_gives_no_recommendation() -> None:
-    ungraded_free = model("ungraded-free", None, cost=0.0)
-    rated = model("rated", 10, cost=1e-5)
-    pick = recommend([ungraded_free, rated])
-    assert pick is not None and pick.model is rated
-    assert recommend([ungraded_free]) is None
-    assert recommend([]) is None
-
-
-def test_on_speed_the_fastest_good_enough_model_is_recommended_and_said_so() -> None:
-    best = model("best", 16, speed=20.0)
-    fast_close = model("fast-close", 15, speed=90.0)
-    faster_bad = model("faster-bad", 2, speed=200.0)
-    pick = recommend([best, fast_close, faster_bad], AXES["speed"])
-    assert pick is not None and pick.model is fast_close
-    assert pick.reason.endswith("at a higher generation speed")
-
-
-def test_a_tie_on_cost_never_recommends_the_worse_model() -> None:
-    better = model("better", 16, cost=2e-6)
-    worse_same_cost = model("worse-same-cost", 14, cost=2e-6)  # not clearly worse, but no cheaper
-    pick = recommend([worse_same_cost, better])
-    assert pick is not None and pick.model is better
-    twin_a, twin_b = model("twin-a", 12, cost=2e-6), model("twin-b", 12, cost=2e-6)
-    pick = recommend([twin_a, twin_b])
-    assert pick is not None and pick.model is pick.best

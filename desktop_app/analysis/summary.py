@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import math
 import statistics
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
+from desktop_app.analysis.stats import bootstrap_mean, stable_seed
 from desktop_app.costing.answer_cost import machine_seconds, reprice
 from desktop_app.costing.prices import ApiPricing
 from desktop_app.providers.api import ApiModelSpec
 from desktop_app.settings import Settings
 from desktop_app.storage.store import Store
+
+if TYPE_CHECKING:
+    from desktop_app.models.hardware import Hardware
+
+
+@dataclass(frozen=True)
+class TagQuality:
+    """A model's quality on the cases of one tag."""
+
+    mean: float
+    low: float
+    high: float
+    n: int  # graded cases with the tag
 
 
 @dataclass(frozen=True)
@@ -27,7 +41,7 @@ class ModelSummary:
     graded: int
     passed: int
     quality: float | None  # mean grade score; a failed answer scores 0
-    quality_low: float | None  # 95% Wilson interval of the pass rate
+    quality_low: float | None  # 95% bootstrap interval of the mean score (seeded by run and model)
     quality_high: float | None
     errors: int
     tokens_per_second: float | None  # generated tokens over generation time, all answers pooled
@@ -49,6 +63,13 @@ class ModelSummary:
     shared: int = 0  # answers measured while other local models answered too
     reused: int = 0  # answers reused from an earlier run
     measurement_notes: tuple[str, ...] = ()  # what a reader of the figures should know, in words
+    pass_rate: float | None = None  # share of graded answers that passed
+    tags: dict[str, TagQuality] = field(default_factory=dict)  # quality per tag of the suite's cases
+    # Each graded case's score, for paired comparisons (kept out of to_dict: one number per case).
+    case_scores: dict[str, float] = field(default_factory=dict, repr=False)
+    # Whether it fits this machine: an API model does; a local one is checked when summarize is given it.
+    fits: bool | None = None
+    fit_reason: str | None = None
 
     @property
     def measured_with_caveats(self) -> bool:
@@ -59,7 +80,9 @@ class ModelSummary:
         return self.provider == "llama.cpp"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        del data["case_scores"]
+        return data
 
 
 @dataclass(frozen=True)
@@ -73,16 +96,6 @@ class RunSummary:
                 "kind": run["kind"],
                 "created_at": run["created_at"], "suite": run["suite_name"],
                 "suite_version": run["suite_version"], "models": [m.to_dict() for m in self.models]}
-
-
-def wilson_interval(passed: int, n: int, z: float = 1.96) -> tuple[float, float] | tuple[None, None]:
-    if n == 0:
-        return None, None
-    p = passed / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _score(row: dict[str, Any]) -> float | None:
@@ -102,11 +115,15 @@ def _passed(row: dict[str, Any]) -> bool:
     return bool(row["grade_passed"])
 
 
-def summarize(store: Store, run_id: str, settings: Settings | None = None) -> RunSummary:
+def summarize(store: Store, run_id: str, settings: Settings | None = None,
+              this_machine: Hardware | None = None) -> RunSummary:
     """Per-model figures of a run. With `settings`, every answer is priced under them (the figures
-    the plot, the tables and the projection share); without, at what was stored when it ran."""
+    the plot, the tables and the projection share); without, at what was stored when it ran. With
+    `this_machine`, each local model says whether it fits it."""
     run = store.run(run_id)
-    cases = len(json.loads(run["suite_json"])["cases"])
+    suite_cases = json.loads(run["suite_json"])["cases"]
+    cases = len(suite_cases)
+    case_tags = {str(c.get("id")): tuple(c.get("tags") or ()) for c in suite_cases}
     rows_by_model: dict[str, list[dict[str, Any]]] = {}
     for row in store.results(run["id"]):
         rows_by_model.setdefault(row["model_key"], []).append(row)
@@ -124,9 +141,52 @@ def summarize(store: Store, run_id: str, settings: Settings | None = None) -> Ru
                 pricing = ApiPricing(spec, settings.price_override(spec.ref))
             rows = [{**r, "cost_usd": reprice(r, settings, pricing)} for r in rows]
         spec = json.loads(model["spec_json"] or "{}")
-        models.append(_summarize_model(model["model_key"], model["provider"], model["path"], metadata,
-                                       cases, rows, _Reference(spec.get("n_threads"), hardware, origin_hardware)))
+        summary = _summarize_model(model["model_key"], model["provider"], model["path"], metadata,
+                                   cases, rows, _Reference(spec.get("n_threads"), hardware, origin_hardware))
+        summary = dataclasses.replace(summary, **_quality(run["id"], model["model_key"], rows, case_tags),
+                                      **_fit(model["provider"], metadata, spec, this_machine))
+        models.append(summary)
     return RunSummary(run, models)
+
+
+def _quality(run_id: str, model: str, rows: list[dict[str, Any]],
+             case_tags: dict[str, tuple[str, ...]]) -> dict[str, Any]:
+    """The mean score's bootstrap interval, the pass rate, per-tag quality and per-case scores, seeded
+    by run and model so the same run always shows the same interval."""
+    scores = {str(r["case_id"]): _score(r) for r in rows if _score(r) is not None}
+    if not scores:
+        return {"quality_low": None, "quality_high": None, "pass_rate": None, "tags": {}, "case_scores": {}}
+    interval = bootstrap_mean(list(scores.values()), seed=stable_seed(run_id, model), bounds=(0.0, 1.0))
+    by_tag: dict[str, list[float]] = {}
+    for case, score in scores.items():
+        for tag in case_tags.get(case, ()):
+            by_tag.setdefault(tag, []).append(score)
+    tags = {}
+    for tag in sorted(by_tag):
+        values = by_tag[tag]
+        mean, low, high = bootstrap_mean(values, seed=stable_seed(run_id, model, tag), bounds=(0.0, 1.0))
+        tags[tag] = TagQuality(mean, low, high, len(values))
+    passed = sum(1 for r in rows if _score(r) is not None and _passed(r))
+    return {"quality_low": interval.low, "quality_high": interval.high, "pass_rate": passed / len(scores),
+            "tags": tags, "case_scores": scores}
+
+
+def _fit(provider: str, metadata: dict[str, Any], spec: dict[str, Any],
+         hardware: Hardware | None) -> dict[str, Any]:
+    """Whether a model fits `hardware`: an API model always does; a local one by the fit estimate."""
+    if provider != "llama.cpp":
+        return {"fits": True, "fit_reason": None}
+    if hardware is None:
+        return {"fits": None, "fit_reason": None}
+    from desktop_app.models.fit import estimate_fit
+    from desktop_app.models.gguf_meta import ModelInfo
+
+    try:
+        info = ModelInfo.from_dict(metadata)
+    except (KeyError, TypeError):
+        return {"fits": None, "fit_reason": "its file's details were not stored with the run"}
+    fit = estimate_fit(info, hardware, context=spec.get("n_ctx"))
+    return {"fits": fit.fits, "fit_reason": fit.reason}
 
 
 def hardware_key(hardware: dict[str, Any]) -> tuple[Any, ...]:
@@ -198,7 +258,6 @@ def _summarize_model(key: str, provider: str, path: str | None, metadata: dict[s
     graded = [r for r in rows if _score(r) is not None]
     scores = [_score(r) for r in graded]
     passed = sum(1 for r in graded if _passed(r))
-    low, high = wilson_interval(passed, len(graded))
     ok = [r for r in rows if not r["error"]]
     local = provider == "llama.cpp"
     basis, notes = _measurement_basis(ok, reference) if local else (ok, [])
@@ -224,7 +283,7 @@ def _summarize_model(key: str, provider: str, path: str | None, metadata: dict[s
         model=key, provider=provider, path=path, quantization=metadata.get("quantization"),
         file_size=metadata.get("file_size"), cases=cases, answered=len(rows), graded=len(graded),
         passed=passed, quality=statistics.fmean(scores) if scores else None,
-        quality_low=low, quality_high=high, errors=len(errors),
+        quality_low=None, quality_high=None, errors=len(errors),  # the interval: _quality
         tokens_per_second=generated / generation_seconds if generation_seconds > 0 else None,
         time_to_first_token_ms=statistics.median(ttfts) if ttfts else None,
         wall_time_ms=statistics.median(walls) if walls else None,

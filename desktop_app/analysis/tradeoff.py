@@ -1,4 +1,5 @@
-"""Quality against cost: the Pareto frontier of models and a recommendation."""
+"""Quality against cost: the axes a model is weighed on and the Pareto frontier (the recommendation
+is analysis.recommend)."""
 
 from __future__ import annotations
 
@@ -44,40 +45,3 @@ def pareto_frontier(models: Sequence[ModelSummary], axis: Axis = AXES["cost"]) -
         if not dominated:
             frontier.append(m)
     return sorted(frontier, key=lambda m: getattr(m, axis.key), reverse=not axis.lower_is_better)
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    model: ModelSummary
-    best: ModelSummary
-    reason: str
-
-
-def recommend(models: Sequence[ModelSummary], axis: Axis = AXES["cost"]) -> Recommendation | None:
-    """The cheapest model (on the axis) whose quality is not clearly below the best model's.
-
-    "Clearly below" means the best model's point estimate lies above this model's 95% interval.
-    """
-    rated = [m for m in models if m.quality is not None and getattr(m, axis.key) is not None]
-    if not rated:
-        return None
-
-    def axis_rank(m: ModelSummary) -> float:  # smaller is better on the axis
-        return getattr(m, axis.key) if axis.lower_is_better else -getattr(m, axis.key)
-
-    best = max(rated, key=lambda m: (m.quality, -axis_rank(m)))
-    good_enough = [m for m in rated if m is best or (m.quality_high is not None and m.quality_high >= best.quality)]
-    # On a tie on the axis prefer the better model (then the best itself): a tie must not pick a worse one.
-    pick = min(good_enough, key=lambda m: (axis_rank(m), -m.quality, m is not best))
-    noun = axis.label.split(" (")[0]
-    better = "lower" if axis.lower_is_better else "higher"
-    if pick is best and all(axis_rank(best) <= axis_rank(m) for m in rated):
-        reason = (f"{best.model} has the best quality ({best.quality:.0%}) and the "
-                  f"{'lowest' if axis.lower_is_better else 'highest'} {noun}")
-    elif pick is best:
-        reason = (f"{best.model} has the best quality ({best.quality:.0%}) and nothing with a {better} "
-                  f"{noun} comes close")
-    else:
-        reason = (f"{pick.model} scores {pick.quality:.0%}, not clearly below the best "
-                  f"({best.model}, {best.quality:.0%}), at a {better} {noun}")
-    return Recommendation(pick, best, reason)

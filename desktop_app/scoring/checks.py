@@ -3,7 +3,8 @@
 An answer never passes only because it repeats its prompt: a model prompted in a format it does not
 know (a base model given ChatML) often echoes the question, and a question holds the words a
 `contains` check looks for. Runs of the prompt's words found in the answer are set aside and the
-answer is graded again without them; the grade's reason says when the answer repeats the prompt.
+answer is graded again without them (scoring.registry does so for every check type); the grade's
+reason says when the answer repeats the prompt.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from desktop_app.suites.loader import (
@@ -35,6 +36,9 @@ class Grade:
     reason: str
     parts: tuple[Grade, ...] = ()
     check: str = ""
+    # A part whose input is missing (no reference, no judgment, an unparseable verdict): not scored,
+    # left out of its grade's score, with why.
+    error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -43,6 +47,7 @@ class Grade:
             "reason": self.reason,
             "parts": [part.to_dict() for part in self.parts],
             "check": self.check,
+            **({"error": self.error} if self.error else {}),
         }
 
     @classmethod
@@ -53,36 +58,27 @@ class Grade:
             reason=data.get("reason", ""),
             parts=tuple(cls.from_dict(part) for part in data.get("parts") or ()),
             check=data.get("check", ""),
+            error=data.get("error"),
         )
 
 
 def grade(case: Case, answer: str | None) -> Grade | None:
-    """Grade an answer with all of the case's checks; None when the case has none."""
-    if not case.checks:
-        return None
-    answer = answer or ""
-    references = [case.expected, *(check.params.get("value") for check in case.checks)]
-    echo = find_echo(answer, case.prompt, case.system, [_reference_text(r) for r in references if r is not None])
-    parts = tuple(_graded_without_echo(check, case.expected, answer, echo) for check in case.checks)
-    if len(parts) == 1:
-        return parts[0]
-    failed = [part for part in parts if not part.passed]
-    if failed:
-        reason = f"{len(failed)} of {len(parts)} checks failed: " + "; ".join(f"{p.check}: {p.reason}" for p in failed)
-    else:
-        reason = f"all {len(parts)} checks passed" + (f"; {echo.note}" if echo else "")
-    return Grade(
-        passed=not failed,
-        score=sum(part.score for part in parts) / len(parts),
-        reason=reason,
-        parts=parts,
-        check="+".join(part.check for part in parts),
-    )
+    """Grade an answer with all of the case's checks; None when the case has none.
+
+    The case's expected answer is the reference; there is no judgment here (a judge check's part is
+    left unscored). scoring.registry.grade_answer takes a full ScoreContext.
+    """
+    from desktop_app.scoring.registry import ScoreContext, grade_answer
+
+    return grade_answer(case, ScoreContext.for_case(case, answer))
 
 
 def run_check(check: Check, expected: str | float | None, answer: str) -> Grade:
-    """One check's grade; the suite loader has already validated its parameters."""
-    return CHECKS[check.type](check.params, expected, answer)
+    """One check's grade, without looking for echoes; the check's parameters are already validated."""
+    from desktop_app.scoring.registry import ScoreContext, score_check
+
+    reference = None if expected is None else _reference_text(expected)
+    return score_check(check, ScoreContext(answer=answer, expected=expected, reference=reference))
 
 
 # An echo is a run of consecutive prompt words repeated in the answer: most of a short prompt (so that
@@ -184,28 +180,15 @@ def _repeated_runs(answer: list[str], prompt: list[str], taken: set[int],
     return runs
 
 
-def _graded_without_echo(check: Check, expected: str | float | None, answer: str, echo: Echo) -> Grade:
-    """The check's grade, failing an answer that passes only through the prompt it repeats."""
-    full = run_check(check, expected, answer)
-    if not echo:
-        return full
-    if not full.passed:
-        return replace(full, reason=f"{full.reason}; {echo.note}")
-    alone = run_check(check, expected, echo.remove(answer))
-    if alone.passed:
-        return replace(alone, reason=f"{alone.reason}; {echo.note}")
-    return replace(alone, reason=f"{echo.note}, and only the repeated text passes the check; "
-                                 f"the rest of the answer: {alone.reason}")
-
-
-def normalize(text: str) -> str:
+def normalize(text: str, *, ignore_case: bool = True) -> str:
     """Compare text the way a reader would: Unicode-normalized, case-insensitive, spaces collapsed."""
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    text = unicodedata.normalize("NFKC", text)
+    return " ".join((text.casefold() if ignore_case else text).split())
 
 
-def normalize_strict(text: str) -> str:
+def normalize_strict(text: str, *, ignore_case: bool = True) -> str:
     """normalize(), also dropping surrounding quotes, backticks, markdown emphasis and final punctuation."""
-    text = normalize(text)
+    text = normalize(text, ignore_case=ignore_case)
     previous = None
     while text != previous:
         previous = text
@@ -232,14 +215,15 @@ def check_exact(params: dict[str, Any], expected: str | float | None, answer: st
 
 def check_contains(params: dict[str, Any], expected: str | float | None, answer: str) -> Grade:
     want = _reference_text(params.get("value", expected))
-    needle = normalize_strict(want) or normalize(want)
+    fold = params.get("ignore_case", True)  # promptfoo's contains is case-sensitive: ignore_case false
+    needle = normalize_strict(want, ignore_case=fold) or normalize(want, ignore_case=fold)
     pattern = re.escape(needle)
     # Match whole words and whole numbers: "4" is not in "14", "4.5" or "4,000"; "cat" is not in "category".
     if needle[:1].isalnum() or needle[:1] == "_":
         pattern = r"(?<![\w])(?<![\d][.,])" + pattern if needle[0].isdigit() else r"(?<!\w)" + pattern
     if needle[-1:].isalnum() or needle[-1:] == "_":
         pattern += r"(?![\w])(?![.,]\d)" if needle[-1].isdigit() else r"(?!\w)"
-    if re.search(pattern, normalize(answer)):
+    if re.search(pattern, normalize(answer, ignore_case=fold)):
         return _pass("contains", f"expected {_quote(want)}, found it")
     if not answer.strip():
         return _fail("contains", f"expected {_quote(want)}, the answer is empty")

@@ -124,6 +124,61 @@ def m004_measurement_conditions(db: sqlite_utils.Database) -> None:
     db["runs"].add_column("status_reason", str)  # why a run is failed or incomplete, in words
 
 
+@migration
+def m005_judgments_and_votes(db: sqlite_utils.Database) -> None:
+    # A model's verdict on one answer (single) or on two answers to one case (pair, asked in both
+    # orders); reused by request_hash like answers; its cost is the judge's, apart from the answers'.
+    db["judgments"].create(
+        {
+            "id": int,
+            "run_id": str,
+            "kind": str,  # single or pair
+            "case_id": str,
+            "model_key": str,
+            "other_model_key": str,  # pair: the model compared with
+            "judge_key": str,  # the judge as shown (its model reference)
+            "judge_identity_json": str,
+            "rubric_hash": str,
+            "request_hash": str,
+            "verdict": str,  # single: 1..10; pair: A, B or C as first asked
+            "swapped_verdict": str,  # pair: the verdict with the answers' order swapped
+            "outcome": str,  # pair: the winner's model key, "tie" or "inconsistent"
+            "score": float,  # single: 0..1
+            "reason": str,  # the judge's own words
+            "error": str,  # the call failed or the verdict could not be read (the text is kept in reason)
+            "error_kind": str,
+            "cost_usd": float,
+            "cost_json": str,
+            "prompt_tokens": int,
+            "completion_tokens": int,
+            "wall_time_ms": float,
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["judgments"].create_index(["run_id", "kind", "case_id", "model_key", "other_model_key", "judge_key",
+                                  "rubric_hash"], unique=True)
+    db["judgments"].create_index(["request_hash"])
+    # A person's blind choice between two answers to one case.
+    db["votes"].create(
+        {
+            "id": int,
+            "run_id": str,
+            "case_id": str,
+            "left_model": str,  # as shown, after the sides were randomised
+            "right_model": str,
+            "outcome": str,  # left, right, tie or both_bad
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["votes"].create_index(["run_id", "case_id"])
+    # How the run's answers are scored beyond the suite's checks: judge, reference model, rubric.
+    db["runs"].add_column("scoring_json", str)
+
+
 def apply(db: sqlite_utils.Database) -> list[str]:
     """Apply the migrations not yet recorded; return the names applied now."""
     table = db["_migrations"]

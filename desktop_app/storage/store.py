@@ -170,6 +170,56 @@ class Store:
             [request_hash, newer_than or ""])
         return rows[0] if rows else None
 
+    def set_grade(self, result_id: int, grade: dict[str, Any] | None) -> None:
+        """Write an answer's grade again (re-scoring); None: ungraded."""
+        columns = {"grade_passed": None, "grade_score": None, "grade_reason": None, "grade_json": None}
+        if grade is not None:
+            columns = {"grade_passed": int(grade["passed"]), "grade_score": grade["score"],
+                       "grade_reason": grade["reason"], "grade_json": dumps(grade)}
+        with self.transaction():
+            self.db["results"].update(result_id, columns)
+
+    def set_scoring(self, run_id: str, scoring: dict[str, Any]) -> None:
+        with self.transaction():
+            self.db["runs"].update(run_id, {"scoring_json": dumps(scoring)})
+
+    # Judgments and votes ----------------------------------------------------------------------
+
+    def judgments(self, run_id: str, kind: str | None = None) -> list[dict[str, Any]]:
+        sql = "select * from judgments where run_id = ?" + (" and kind = ?" if kind else "") + " order by id"
+        return self._query(sql, [run_id, kind] if kind else [run_id])
+
+    def reusable_judgment(self, request_hash: str) -> dict[str, Any] | None:
+        """The newest judgment made from an identical request (same judge, same prompts), without error."""
+        rows = self._query("select * from judgments where request_hash = ? and error is null "
+                           "order by id desc limit 1", [request_hash])
+        return rows[0] if rows else None
+
+    def add_judgment(self, row: dict[str, Any]) -> int:
+        """Store a judgment, replacing the run's earlier one of the same answer(s), judge and rubric."""
+        keys = ("run_id", "kind", "case_id", "model_key", "other_model_key", "judge_key", "rubric_hash")
+        with self.transaction():
+            self.db.execute("delete from judgments where " + " and ".join(f"{k} = ?" for k in keys),
+                            [row[k] for k in keys])
+            table = self.db["judgments"].insert({"created_at": now(), **row})
+        return int(table.last_pk)
+
+    def judge_spend(self, run_id: str) -> float:
+        rows = self._query("select coalesce(sum(cost_usd), 0) as spent from judgments where run_id = ?", [run_id])
+        return float(rows[0]["spent"])
+
+    def add_vote(self, run_id: str, case_id: str, left_model: str, right_model: str, outcome: str) -> int:
+        if outcome not in ("left", "right", "tie", "both_bad"):
+            raise ValueError(f"a vote is left, right, tie or both_bad, not {outcome!r}")
+        with self.transaction():
+            table = self.db["votes"].insert({"run_id": run_id, "case_id": case_id, "left_model": left_model,
+                                             "right_model": right_model, "outcome": outcome,
+                                             "created_at": now()})
+        return int(table.last_pk)
+
+    def votes(self, run_id: str) -> list[dict[str, Any]]:
+        return self._query("select * from votes where run_id = ? order by id", [run_id])
+
     def hardware_of_runs(self, run_ids: set[str]) -> dict[str, dict[str, Any]]:
         """The hardware each run was measured on."""
         if not run_ids:

@@ -1,6 +1,7 @@
 """Prompt suites: load, validate and version the cases a run asks every model."""
 
-from desktop_app.suites.loader import (Case, Check, Suite, SuiteError, adhoc_suite, load_suite, save_suite,
-                                       suite_from_cases)
+from desktop_app.suites.loader import (Case, Check, Suite, SuiteError, Unsupported, adhoc_suite, load_suite,
+                                       save_suite, suite_from_cases)
 
-__all__ = ["Case", "Check", "Suite", "SuiteError", "adhoc_suite", "load_suite", "save_suite", "suite_from_cases"]
+__all__ = ["Case", "Check", "Suite", "SuiteError", "Unsupported", "adhoc_suite", "load_suite", "save_suite",
+           "suite_from_cases"]

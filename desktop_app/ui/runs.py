@@ -38,9 +38,28 @@ def run_events(db_path: Path, settings: Settings, ctx: AppContext, catalog: Mode
                                 seed=settings.seed)
             run_id = runner.create_run(suite, [runner.spec_for(p) for p in model_paths], sampling,
                                        max_cost_usd=max_cost_usd)
-        yield from runner.execute(run_id, cancel, reuse=True, max_cost_usd=max_cost_usd)
+        yield from _scored(runner, runner.execute(run_id, cancel, reuse=True, max_cost_usd=max_cost_usd),
+                           run_id, cancel)
     finally:
         store.close()
+
+
+def _scored(runner: Any, events: Iterator[Any], run_id: str, cancel: threading.Event) -> Iterator[Any]:
+    """The run's events; when its suite names a judge or a reference model, the answers are scored by
+    them before the run is reported finished (so what the screens show next includes the verdicts)."""
+    from desktop_app.runner.events import RunFinished
+    from desktop_app.runner.scoring import RunScorer, scoring_of
+
+    finished = None
+    for event in events:
+        if isinstance(event, RunFinished):
+            finished = event
+            continue
+        yield event
+    if finished is not None and not cancel.is_set() and scoring_of(runner.store, run_id).active:
+        yield from RunScorer(runner).score(run_id, cancel=cancel)
+    if finished is not None:
+        yield finished
 
 
 def estimate_api_cost(settings: Settings, ctx: AppContext, suite: Suite, model_paths: list[str]) -> list:

@@ -73,13 +73,10 @@ def demo_run_db(tmp_path_factory, demo_model, demo_variant):
     from desktop_app.runner.runner import Runner
     from desktop_app.storage.store import Store
     from desktop_app.suites import load_suite
-    from tests.conftest import SUITES
+    from tests.conftest import demo_suite_copy
 
     home = tmp_path_factory.mktemp("demo-run")
-    lines = (SUITES / "demo.jsonl").read_text(encoding="utf-8").splitlines()
-    suite_path = home / "small.jsonl"
-    suite_path.write_text("\n".join([lines[0], *[line for line in lines[1:] if line.startswith("{")][:3]]) + "\n",
-                          encoding="utf-8")
+    suite_path = demo_suite_copy(home / "small.jsonl", 3)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MODELSCOUT_HOME", str(home))
         store = Store(home / "modelscout.db")

@@ -11,8 +11,9 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication
 
+from desktop_app.analysis.recommend import recommend
 from desktop_app.analysis.summary import RunSummary, summarize
-from desktop_app.analysis.tradeoff import AXES, pareto_frontier, recommend
+from desktop_app.analysis.tradeoff import AXES, pareto_frontier
 from desktop_app.ui.style import STYLE_SHEET
 from desktop_app.ui.formatting import format_usd
 from tests.test_tradeoff import model
@@ -89,18 +90,20 @@ def test_each_model_is_a_point_with_its_interval_the_frontier_and_the_recommenda
             assert (round(points[key][0], 9), round(points[key][1], 9)) in on_line
 
         # The recommendation in words, and its point ringed.
-        pick = recommend(summary.models)
-        assert pick is not None and pick.best.quality > 0
-        assert page.recommendation_label.text().startswith(f"Recommended: {pick.reason}.")
-        assert "only 3 graded answers per model" in page.recommendation_label.text()
+        pick = recommend(summary)
+        assert pick.recommended is not None
+        assert page.recommendation_label.text().startswith(pick.reason)
+        # With 3 cases a decided recommendation warns that the intervals are wide; an undecided one asks
+        # for more cases itself.
+        assert ("only 3 graded answers per model" in page.recommendation_label.text()) == pick.decided
         ring = page.plot.highlight.points()
         assert len(ring) == 1
-        assert (ring[0].pos().x(), ring[0].pos().y()) == pytest.approx(points[pick.model.model])
+        assert (ring[0].pos().x(), ring[0].pos().y()) == pytest.approx(points[pick.recommended])
         assert page.not_plotted_label.isHidden()
 
         # Hover details, with the model's name escaped for rich text.
-        tip = page.plot.scatter.opts["tip"](x=0, y=0, data=pick.model.model)
-        assert pick.model.model in tip and "tok/s" in tip and "of 3 graded" in tip
+        tip = page.plot.scatter.opts["tip"](x=0, y=0, data=pick.recommended)
+        assert pick.recommended in tip and "tok/s" in tip and "of 3 graded" in tip
         assert "95% interval" in tip and "$ / M tokens" in tip and "MiB" in tip
 
         SHOTS.mkdir(parents=True, exist_ok=True)
@@ -187,8 +190,8 @@ def test_a_free_model_sits_at_the_left_and_an_ungraded_one_is_listed(ctx, qtbot,
         assert page.not_plotted_label.isVisibleTo(page)
         assert "Not plotted: no checks <b> — no graded answers." in note
         assert f"{free} is at 0" in note
-        # The free model is as good as anything dearer, so it is the cheapest not clearly worse.
-        assert page.recommendation.model.model == free
+        # The free model is as good as anything dearer, so it is the best (a tie goes to the cheaper).
+        assert page.recommendation.recommended == free
 
         # With every cost at 0 there is no log scale to fit: the axis goes linear.
         page.plot.show_models([model("a", 10, cost=0.0), model("b", 15, cost=0.0)], AXES["cost"], [], None)

@@ -19,6 +19,7 @@ from desktop_app.providers.api import parse_model_ref
 from desktop_app.runner import events as ev
 from desktop_app.settings import SettingsError
 from desktop_app.suites import Suite, SuiteError, load_suite, save_suite, suite_from_cases
+from desktop_app.suites.model import unsupported_lines
 from desktop_app.ui.context import AppContext
 from desktop_app.ui.errors import show_error, show_exception
 from desktop_app.ui.formatting import format_usd
@@ -32,7 +33,8 @@ from desktop_app.ui.widgets.suite_run_panel import SuiteRunPanel, section_label
 from desktop_app.ui.workers import GeneratorWorker, run_in_background
 
 DEMO_SUITE = BUNDLED_SUITES / "demo.jsonl"
-SUITE_FILTER = "Suites (*.jsonl *.csv);;JSON Lines (*.jsonl);;CSV (*.csv);;All files (*)"
+SUITE_FILTER = ("Suites (*.jsonl *.csv *.yaml *.yml *.json);;JSON Lines (*.jsonl);;CSV (*.csv);;"
+                "YAML and promptfoo configs (*.yaml *.yml *.json);;All files (*)")
 RECENT_KEY = "suites/recent"
 MODELS_KEY = "suites/models"
 MAX_RECENT = 8
@@ -114,7 +116,8 @@ class SuitesPage(QWidget):
         self.description_label.setTextFormat(Qt.TextFormat.PlainText)
         self.description_label.setWordWrap(True)
         self.open_button = QPushButton("Open…")
-        self.open_button.setToolTip("Open or import a suite file: JSON Lines (.jsonl) or CSV (Ctrl+O)")
+        self.open_button.setToolTip("Open or import a suite file: JSON Lines (.jsonl), CSV, YAML, a promptfoo "
+                                    "config or OpenAI evals samples (Ctrl+O)")
         self.save_button = QPushButton("Save")
         self.save_button.setToolTip("Save the cases to the suite file (Ctrl+S)")
         self.save_as_button = QPushButton("Save as…")
@@ -365,7 +368,11 @@ class SuitesPage(QWidget):
         if drafts:
             self.table.selectRow(0)
         self._set_dirty(False)
-        self.hide_banner()
+        if suite.unsupported:  # an imported file's parts that were left out: said, never dropped silently
+            self.show_banner(f"Parts of {path.name} are not supported and were skipped",
+                             "\n".join(unsupported_lines(suite.unsupported, 12)), kind="warning")
+        else:
+            self.hide_banner()
         self._remember_recent(self.suite_path)
         self._refresh_interrupted()
         self._update_run_buttons()
@@ -569,7 +576,9 @@ class SuitesPage(QWidget):
         version = None if self.suite.version.startswith("sha-") else self.suite.version
         try:
             return suite_from_cases(self.suite.name, cases, description=self.suite.description, version=version,
-                                    source_path=str(self.suite_path or ""))
+                                    source_path=str(self.suite_path or ""), judge=self.suite.judge,
+                                    reference=self.suite.reference, rubric=self.suite.rubric,
+                                    threshold=self.suite.threshold)
         except SuiteError as exc:
             self.show_banner("The suite needs a fix", str(exc))
             return None

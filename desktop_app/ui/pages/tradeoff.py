@@ -11,8 +11,9 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QFrame, QGroupBox, QLabel, QPushButton, QScrollArea,
                                QSizePolicy, QSplitter, QStackedWidget, QVBoxLayout, QWidget)
 
+from desktop_app.analysis.recommend import Recommendation, recommend
 from desktop_app.analysis.summary import ModelSummary, RunSummary, summarize
-from desktop_app.analysis.tradeoff import AXES, Axis, Recommendation, pareto_frontier, recommend
+from desktop_app.analysis.tradeoff import AXES, Axis, pareto_frontier
 from desktop_app.settings import Settings
 from desktop_app.storage.store import Store
 from desktop_app.ui.context import AppContext
@@ -287,7 +288,7 @@ class TradeoffPage(QWidget):
         models = self.summary.models
         rated = [m for m in models if m.quality is not None]
         on_axis = [m for m in rated if getattr(m, axis.key) is not None]
-        self.recommendation = recommend(models, axis)
+        self.recommendation = recommend(self.summary, axis=axis)
         text, highlight = self._recommendation_text(on_axis, axis)
         self.recommendation_label.setText(text)
         self.recommendation_label.setProperty("tone", "normal" if highlight else "muted")
@@ -308,19 +309,18 @@ class TradeoffPage(QWidget):
             if not any(m.quality is not None for m in self.summary.models):
                 return "No answer of this run is graded yet, so there is nothing to recommend.", None
             return f"No graded model has a {noun} measured, so there is nothing to recommend on it.", None
-        if pick.best.quality == 0:
-            return ("No model passed any case, so none is recommended: try a larger model, or check the "
-                    "suite's expected answers."), None
+        if pick.recommended is None:
+            return pick.reason, None
         if len(on_axis) == 1:
             only = on_axis[0]
             return (f"Only one model to weigh: {only.model} scores {only.quality:.0%}. Add models to the run "
                     f"to see which is good enough for less."), only.model
-        text = f"Recommended: {pick.reason}."
+        text = pick.reason
         fewest = min(m.graded for m in on_axis)
-        if fewest < FEW_GRADED:
+        if pick.decided and fewest < FEW_GRADED:  # undecided: the reason already asks for more cases
             text += (f" With only {fewest} graded answer{'s' if fewest != 1 else ''} per model the intervals "
                      f"are wide: run more cases to be surer.")
-        return text, pick.model.model
+        return text, pick.recommended
 
     @staticmethod
     def _notes_text(models: list[ModelSummary], most: int = 3) -> str:

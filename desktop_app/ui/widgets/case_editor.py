@@ -13,7 +13,9 @@ from PySide6.QtWidgets import (QFormLayout, QLabel, QLineEdit, QPlainTextEdit, Q
                                QWidget)
 
 from desktop_app.suites import Case, Check, SuiteError
-from desktop_app.suites.loader import CHECK_TYPES, _CaseReader, parse_number
+from desktop_app.suites.csvfile import parse_checks_text
+from desktop_app.suites.loader import CHECK_TYPES, parse_number
+from desktop_app.suites.records import Problems, case_from_record
 from desktop_app.ui.placeholders import braces, placeholders
 
 CHECKS_HELP = ("How the answer is graded, separated by ';': contains, exact, regex:PATTERN, numeric:TOLERANCE, "
@@ -94,7 +96,6 @@ class CaseDraft:
     def to_case(self, ordinal: int = 1) -> Case:
         """Validate with the suite loader's own rules; raises SuiteError naming the field."""
         # The loader's reader gives edits the same rules and wording as a case read from a file.
-        reader = _CaseReader("case")
         record: dict[str, Any] = {"id": self.id, "prompt": self.prompt}
         if self.system.strip():
             record["system"] = self.system
@@ -103,13 +104,16 @@ class CaseDraft:
             unchanged = expected_text == _text_of(self.original_expected)
             record["expected"] = self.original_expected if unchanged else expected_text
         if self.checks.strip():
-            record["checks"] = reader._csv_checks(self.checks.strip(), self.line)
+            try:
+                record["checks"] = parse_checks_text(self.checks.strip())
+            except ValueError as exc:
+                raise Problems("case").error(self.line, "checks", str(exc)) from None
         tags = [tag.strip() for tag in self.tags.replace(",", ";").split(";") if tag.strip()]
         if tags:
             record["tags"] = tags
         if self.max_tokens:
             record["max_tokens"] = self.max_tokens
-        return reader._case(record, self.line, ordinal, csv_variables=False)
+        return case_from_record(record, self.line, ordinal)
 
     def validate(self, ordinal: int = 1) -> Case | None:
         """The case, or None with `error` and `error_field` set to say what to fix."""

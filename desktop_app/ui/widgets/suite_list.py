@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
 from desktop_app import paths
 
 BUNDLED_SUITES = paths.RESOURCES_DIR / "suites"
-SUITE_SUFFIXES = (".jsonl", ".csv")
+SUITE_SUFFIXES = (".jsonl", ".csv", ".yaml", ".yml")
 
 
 def find_suites(recent: list[str]) -> tuple[list[Path], list[Path]]:

@@ -1,0 +1,74 @@
+"""The recommendation where the truth is known: the demo model at three quantizations and a copy of it
+with random weights, on the demo suite. Nothing here is simulated: four real models answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from desktop_app.analysis.recommend import recommend_run
+from desktop_app.models.catalog import ModelCatalog
+from desktop_app.providers.base import Sampling
+from desktop_app.runner.runner import Runner
+from desktop_app.settings import Settings
+from desktop_app.storage.store import Store
+from desktop_app.suites import load_suite
+from tests.conftest import SUITES, demo_suite_copy
+
+SETTINGS = Settings(threads=2, context_size=1024)
+SAMPLING = Sampling(max_tokens=16)
+
+
+@pytest.fixture(scope="module")
+def four_models(tmp_path_factory, demo_model: Path, demo_variant: Path, demo_q8: Path,
+                random_model: Path) -> tuple[Store, str, dict[str, Path]]:
+    folder = tmp_path_factory.mktemp("truth")
+    store = Store(folder / "runs.db")
+    runner = Runner(store, SETTINGS, ModelCatalog(folder / "models.json"))
+    models = {"q8": demo_q8, "q4": demo_model, "q2": demo_variant, "random": random_model}
+    specs = [runner.spec_for(path) for path in models.values()]
+    run_id = runner.create_run(load_suite(demo_suite_copy(folder / "demo.jsonl")), specs, SAMPLING)
+    assert list(runner.execute(run_id))[-1].status == "complete"
+    keys = {name: model["model_key"] for name, model in zip(models, store.run_models(run_id))}
+    yield store, run_id, keys
+    store.close()
+
+
+def test_random_weights_rank_last_and_are_never_recommended(four_models) -> None:
+    store, run_id, keys = four_models
+    advice = recommend_run(store, run_id, SETTINGS)
+    verdicts = {m.model: m for m in advice.models}
+    random = verdicts[keys["random"]]
+    assert random.verdict == "worse"
+    assert random.quality == min(m.quality for m in advice.models)
+    assert advice.recommended != keys["random"]
+    for axis in ("cost", "latency"):
+        assert recommend_run(store, run_id, SETTINGS, axis=axis).recommended != keys["random"]
+
+
+def test_three_cases_cannot_decide_and_say_so_instead_of_picking_the_cheapest(
+        four_models, tmp_path: Path) -> None:
+    """Q2_K is the smallest file (the axis); on three cases where it misses one Q4_1 gets right, the data
+    cannot tell whether it is good enough: the advice says so and keeps the best meanwhile."""
+    store, run_id, keys = four_models
+    rows = {(r["model_key"], r["case_id"]): r for r in store.results(run_id)}
+    cases = {case.id: case for case in load_suite(SUITES / "demo.jsonl").cases}
+
+    def passed(model: str, case_id: str) -> bool:
+        return bool(rows[(keys[model], case_id)]["grade_passed"])
+
+    split = [c for c in cases if passed("q4", c) and not passed("q2", c)]
+    both = [c for c in cases if passed("q4", c) and passed("q2", c)]
+    assert split and len(both) >= 2, "Q2_K misses cases Q4_1 answers, and both answer some"
+    chosen = [split[0], *both[:2]]
+    small = demo_suite_copy(tmp_path / "three.jsonl", ids=chosen)
+    runner = Runner(store, SETTINGS, ModelCatalog(tmp_path / "models.json"))
+    paths = {m["model_key"]: m["path"] for m in store.run_models(run_id)}
+    three = runner.create_run(load_suite(small), [runner.spec_for(paths[keys[m]]) for m in ("q4", "q2")], SAMPLING)
+    list(runner.execute(three))  # every answer is reused from the four-model run
+    advice = recommend_run(store, three, SETTINGS, axis="size")
+    assert not advice.decided and "cannot" in advice.reason.lower(), advice.reason
+    assert advice.more_cases_needed and advice.more_cases_needed > 3
+    assert advice.recommended == keys["q4"], "meanwhile the best, not the cheapest"
+    assert {m.model: m.verdict for m in advice.models} == {keys["q4"]: "best", keys["q2"]: "undecided"}
