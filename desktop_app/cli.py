@@ -196,6 +196,8 @@ def _scoring_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a model of the run whose answers are the reference where a case has no "
                              "expected answer (for similarity checks and the judge)")
     parser.add_argument("--rubric", metavar="TEXT|FILE", help="what the judge grades against (text or a file)")
+    parser.add_argument("--judge-max-tokens", type=_positive_int, default=512, metavar="N",
+                        help="how long the judge's explanation and verdict may be (default 512)")
 
 
 def _dollars(text: str) -> float:
@@ -553,7 +555,7 @@ def _scoring_options(args: argparse.Namespace) -> Any:
     from desktop_app.runner.scoring import ScoringOptions
 
     return ScoringOptions(judge=args.judge, reference=args.reference, rubric=args.rubric,
-                          pairwise=getattr(args, "pairwise", False))
+                          pairwise=getattr(args, "pairwise", False), judge_max_tokens=args.judge_max_tokens)
 
 
 def _score(runner: Any, run_id: str, options: Any, only_if_active: bool = False) -> Any:
@@ -625,6 +627,12 @@ def cmd_results(args: argparse.Namespace) -> int:
         if run.get("status_reason"):
             print(run["status_reason"])
         print(_comparison(summary))
+        tags = sorted({tag for m in summary.models for tag in m.tags})
+        if len(tags) > 1:  # quality per tag: where a model is strong and where weak
+            print()
+            print(_table(["model", *tags], [[m.model, *(
+                f"{m.tags[t].mean:.0%} ({m.tags[t].n})" if t in m.tags else "-" for t in tags)]
+                for m in summary.models]))
     return 0
 
 

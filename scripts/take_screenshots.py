@@ -6,7 +6,8 @@ Runs the demo suite on both demo models and on an "API model" first (about two m
 demo model again, behind llama-cpp-python's OpenAI-compatible server on loopback, priced like a
 small hosted model ($0.15 in / $0.60 out per million tokens), so the plot shows local and API
 models on one cost axis. Then it opens the app, visits each screen and saves
-docs/screenshots/<screen>.png, and the Add API model dialog as api-model.png.
+docs/screenshots/<screen>.png (the Vote screen after a dozen blind votes, cast by a rule: the answer that
+holds the expected one wins), and the Add API model dialog as api-model.png.
 """
 
 from __future__ import annotations
@@ -89,6 +90,26 @@ def shoot_screens(out: Path, api_ref: str) -> int:
         window.show_page(name)
         wait(3)
         shoot(name.lower())
+
+    vote = window.show_page("Vote")
+    wait(3)
+    for _ in range(12):  # votes as a careful reader might cast them, so the ratings below have something to say
+        pair = vote.current_pair()
+        if pair is None:
+            break
+        expected = str(vote.session.cases[pair.case_id].get("expected") or "").casefold()
+        texts = [vote.session.answers.get((pair.case_id, m)) or "" for m in (pair.left, pair.right)]
+        right_answer = [bool(expected) and expected in text.casefold() for text in texts]
+        if right_answer[0] != right_answer[1]:  # the one that holds the expected answer
+            outcome = "left" if right_answer[0] else "right"
+        elif abs(len(texts[0]) - len(texts[1])) > 0.2 * max(len(texts[0]), len(texts[1]), 1):
+            outcome = "left" if len(texts[0]) < len(texts[1]) else "right"  # else the briefer, as the system asks
+        else:
+            outcome = "tie" if right_answer[0] else "both_bad"
+        vote.vote(outcome)
+        wait(0.1)
+    wait(2)
+    shoot("vote")
 
     compare = window.show_page("Compare")
     wait(2)

@@ -72,3 +72,26 @@ def test_three_cases_cannot_decide_and_say_so_instead_of_picking_the_cheapest(
     assert advice.more_cases_needed and advice.more_cases_needed > 3
     assert advice.recommended == keys["q4"], "meanwhile the best, not the cheapest"
     assert {m.model: m.verdict for m in advice.models} == {keys["q4"]: "best", keys["q2"]: "undecided"}
+
+
+def test_results_and_recommend_commands_show_tags_verdicts_and_the_paragraph(four_models, capsys) -> None:
+    import json
+    import shutil
+
+    from desktop_app import cli, paths
+
+    store, run_id, keys = four_models
+    paths.database_path().parent.mkdir(parents=True, exist_ok=True)
+    with store.transaction():  # a consistent copy while the module's store stays open
+        store.db.execute("PRAGMA wal_checkpoint(FULL)")
+    shutil.copy(store.path, paths.database_path())
+    assert cli.main(["results", run_id]) == 0
+    out = capsys.readouterr().out
+    for tag in ("facts", "arithmetic", "classification", "extraction"):
+        assert tag in out.splitlines()[-6], "a column per tag"
+    assert cli.main(["recommend", run_id, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["run_id"] == run_id and data["recommended"] != keys["random"]
+    assert {m["model"]: m["verdict"] for m in data["models"]}[keys["random"]] == "worse"
+    assert {"model", "quality", "quality_low", "quality_high", "cost_per_answer_usd", "difference_to_best",
+            "difference_low", "difference_high", "verdict"} <= set(data["models"][0])

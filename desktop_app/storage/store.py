@@ -220,6 +220,12 @@ class Store:
     def votes(self, run_id: str) -> list[dict[str, Any]]:
         return self._query("select * from votes where run_id = ? order by id", [run_id])
 
+    def delete_vote(self, vote_id: int) -> bool:
+        """Take a vote back (the Vote screen's undo); False when there was no such vote."""
+        with self.transaction():
+            cursor = self.db.execute("delete from votes where id = ?", [vote_id])
+        return cursor.rowcount > 0
+
     def hardware_of_runs(self, run_ids: set[str]) -> dict[str, dict[str, Any]]:
         """The hardware each run was measured on."""
         if not run_ids:

@@ -132,3 +132,18 @@ def left_running_question(run_id: str, answers: int) -> str:
             f"stopped before it finished (a crash, or the process was killed). Resume finishes it, keeping "
             f"{kept}.\n\nIf it is in fact still running in another ModelScout window or a terminal, resuming "
             f"it here would run it twice. Resume it here?")
+
+
+def score_events(db_path: Path, settings: Settings, ctx: AppContext, catalog: ModelCatalog, run_id: str,
+                 options: Any, cancel: threading.Event) -> Iterator[Any]:
+    """Score a stored run again (a judge, a reference model, a rubric, pairwise verdicts), as `modelscout
+    score` does: answers are never regenerated. Runs on the worker thread with its own connection."""
+    from desktop_app.runner.runner import Runner
+    from desktop_app.runner.scoring import RunScorer
+    from desktop_app.storage.store import Store
+
+    store = Store(db_path)
+    try:
+        yield from RunScorer(Runner(store, settings, catalog, ctx.hardware)).score(run_id, options, cancel)
+    finally:
+        store.close()

@@ -23,7 +23,7 @@ from desktop_app.ui.context import AppContext
 from desktop_app.ui.main_window import MainWindow
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENS = ["Models", "Compare", "Suites", "Results", "Tradeoff", "Settings"]
+SCREENS = ["Models", "Compare", "Suites", "Results", "Vote", "Tradeoff", "Settings"]
 
 
 def app_env(home: Path) -> dict[str, str]:
@@ -36,7 +36,7 @@ def close(window: MainWindow) -> None:
     assert not window.isVisible()
 
 
-def test_the_window_lists_all_six_screens_and_shows_each(qtbot, window):
+def test_the_window_lists_all_seven_screens_and_shows_each(qtbot, window):
     assert [window.nav.item(row).text() for row in range(window.nav.count())] == SCREENS
     assert window.current_page_name() == "Models"  # the first start
     for row, name in enumerate(SCREENS):

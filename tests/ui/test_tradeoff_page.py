@@ -241,3 +241,102 @@ def test_money_reads_well_at_every_size() -> None:
     assert [format_usd(v) for v in (None, 0, 2.1e-6, 1e-4, 3.79e-5, 0.0042, 0.5, 12.345)] == [
         "–", "$0", "$0.0000021", "$0.0001", "$0.000038", "$0.0042", "$0.50", "$12.35"]
     assert format_usd(1.99999e-5, 1) == "$0.00002"
+
+
+def synthetic_latency_run(store, cases: int = 60, misses: int = 1) -> str:
+    """Two models on `cases` cases: "slow-best" answers every one, "fast-cheap" (three times as fast) misses
+    `misses`. At a 5-point tolerance the data cannot tell whether the fast one is good enough; at 10 they can."""
+    from desktop_app.scoring.checks import grade
+    from desktop_app.storage.store import dumps
+    from desktop_app.suites import Case, Check, suite_from_cases
+
+    suite = suite_from_cases("latency", [Case(id=f"c{i:02d}", prompt=f"Say {i}.", expected=str(i),
+                                              checks=(Check("contains"),)) for i in range(cases)])
+    run_id = store.new_run_id()
+    store.create_run({"id": run_id, "kind": "suite", "suite_name": suite.name, "suite_version": suite.version,
+                      "suite_hash": suite.content_hash, "suite_json": dumps(suite.to_dict()), "sampling_json": "{}"},
+                     [{"model_key": key, "provider": "llama.cpp", "spec_json": "{}", "metadata_json": "{}",
+                       "identity_json": "{}"} for key in ("slow-best", "fast-cheap")])
+    for i, case in enumerate(suite.cases):
+        for key, wall in (("slow-best", 900.0), ("fast-cheap", 300.0)):
+            text = "no idea" if key == "fast-cheap" and i < misses else f"It is {i}."
+            graded = grade(case, text)
+            store.add_result({"run_id": run_id, "model_key": key, "case_id": case.id, "text": text,
+                              "finish_reason": "stop", "completion_tokens": 5, "wall_time_ms": wall,
+                              "generation_tokens_per_second": 50.0, "grade_passed": int(graded.passed),
+                              "grade_score": graded.score, "grade_reason": graded.reason,
+                              "grade_json": dumps(graded.to_dict())})
+    store.set_run_status(run_id, "complete")
+    return run_id
+
+
+def verdicts_shown(page) -> dict[str, tuple[str, str, str]]:
+    table = page.verdict_table
+    return {table.item(r, 0).text(): (table.item(r, 1).text(), table.item(r, 2).text(), table.item(r, 3).text())
+            for r in range(table.rowCount())}
+
+
+def test_the_tolerance_decides_the_verdicts_recomputed_and_remembered(ctx, qtbot, tmp_path: Path) -> None:
+    run_id = synthetic_latency_run(ctx.store)
+    page = open_page(ctx, qtbot)
+    try:
+        assert page.tolerance_spin.value() == 5.0 and page.tolerance() == 0.05
+        with qtbot.waitSignal(page.updated, timeout=10_000):
+            page.set_axis("latency")
+        summary = summarize(ctx.store, run_id, ctx.settings)
+        at_5 = recommend(summary, tolerance=0.05, axis="latency")
+        assert not at_5.decided and at_5.recommended == "slow-best" and at_5.more_cases_needed
+        def verdicts(pick):  # the monthly figures aside: the page prices them at its volume
+            return [{k: v for k, v in m.items() if k != "monthly_usd"} for m in pick.to_dict()["models"]]
+
+        assert verdicts(page.recommendation) == verdicts(at_5)
+        # The paragraph as `modelscout recommend` words it, and the headline: undecided, how many more cases.
+        assert page.recommendation_label.text().startswith(at_5.reason)
+        assert page.headline_label.text().startswith("Recommended for now: slow-best, the best. Not decided at "
+                                                     "your tolerance of 5 points: about")
+        assert page.headline_label.property("tone") == "undecided"
+        shown = verdicts_shown(page)
+        fast = at_5.verdict("fast-cheap")
+        assert shown["slow-best"][2] == "best · recommended"
+        assert shown["fast-cheap"][2] == f"undecided (~{fast.more_cases_needed:,} more cases)"
+        assert shown["fast-cheap"][0] == f"{fast.quality:.0%}  [{fast.quality_low:.0%} – {fast.quality_high:.0%}]"
+        assert shown["fast-cheap"][1].startswith(f"{fast.difference_to_best * 100:+.1f}  [")
+        colour = page.verdict_table.item(1, 3).foreground().color().name()
+        assert colour == "#8a5a00"  # undecided in amber; best in blue, good enough in green, worse in red
+
+        # Ten points: the fast model is shown good enough and becomes the recommendation, decided.
+        with qtbot.waitSignal(page.updated, timeout=10_000):
+            page.tolerance_spin.setValue(10.0)
+        at_10 = recommend(summary, tolerance=0.10, axis="latency")
+        assert at_10.decided and at_10.recommended == "fast-cheap"
+        assert page.recommendation.recommended == "fast-cheap" and page.recommendation.tolerance == 0.10
+        assert verdicts_shown(page)["fast-cheap"][2] == "good enough · recommended"
+        assert page.verdict_table.item(1, 3).foreground().color().name() == "#1f7a45"
+        assert page.headline_label.text().startswith("Recommended: fast-cheap. Decided at your tolerance of 10 "
+                                                     "points")
+        assert page.headline_label.property("tone") == "normal"
+        assert page.plot.recommended_key == "fast-cheap"  # the ring moved with it
+        assert page.recommendation_label.text().startswith(at_10.reason)
+
+        # The tolerance is remembered with the window's state, like the axis.
+        state = QSettings(str(tmp_path / "window.ini"), QSettings.Format.IniFormat)
+        page.save_state(state)
+        page.tolerance_spin.setValue(3.0)
+        page.restore_state(state)
+        assert page.tolerance_spin.value() == 10.0
+    finally:
+        page.shutdown()
+
+
+def test_the_plot_says_what_its_points_and_bars_are(ctx, qtbot, demo_run) -> None:
+    install(demo_run[0], ctx)
+    page = open_page(ctx, qtbot)
+    try:
+        left = page.plot.getPlotItem().getAxis("left").labelText
+        assert left == "mean score (bar: 95% interval)"  # quality is a mean score now, not a share passed
+        legend = [label.text for _, label in page.plot.legend.items]
+        assert legend[:2] == ["local model", "API model"]  # the bar is every model's, not the local ones'
+        m = page.summary.models[0]
+        assert f"95% interval {m.quality_low:.0%}–{m.quality_high:.0%}" in page.plot.tooltip(m.model)
+    finally:
+        page.shutdown()

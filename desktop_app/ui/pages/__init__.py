@@ -27,5 +27,5 @@ def _lazy(name: str) -> Callable[[AppContext], Page]:
 
 
 PAGES: list[tuple[str, Callable[[AppContext], Page]]] = [
-    (name, _lazy(name)) for name in ("Models", "Compare", "Suites", "Results", "Tradeoff", "Settings")
+    (name, _lazy(name)) for name in ("Models", "Compare", "Suites", "Results", "Vote", "Tradeoff", "Settings")
 ]

@@ -15,13 +15,14 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
 from desktop_app.storage.store import StoreError
 from desktop_app.ui.context import AppContext
 from desktop_app.ui.errors import show_error, show_exception
-from desktop_app.ui.formatting import format_when, plain_tooltip
+from desktop_app.ui.formatting import format_usd, format_when, plain_tooltip
 from desktop_app.ui.runs import is_unfinished
 from desktop_app.ui.widgets.answer_diff import AnswerDiffDialog
 from desktop_app.ui.widgets.banner import Banner
 from desktop_app.ui.widgets.flow_layout import FlowLayout, labelled
 from desktop_app.ui.widgets.model_cards import SummaryStrip
 from desktop_app.ui.widgets.result_detail import ResultDetail
+from desktop_app.ui.widgets.score_dialog import ScoreDialog
 from desktop_app.ui.widgets.results_grid import (ERROR, SORT_ROLE, STATE_LABELS, STATE_ROLE, ResultsFilterProxy,
                                                  ResultsGridModel, RunData, first_line, load_run_data, result_state)
 from desktop_app.ui.widgets.text import plain_label
@@ -49,6 +50,7 @@ class ResultsPage(QWidget):
         self.ctx = ctx
         self.run_data: RunData | None = None
         self.diff_dialog: AnswerDiffDialog | None = None
+        self.score_dialog: ScoreDialog | None = None
         self._load_serial = 0
         self._loads: set[GeneratorWorker] = set()
         self._pending_focus: str | None = None
@@ -136,10 +138,16 @@ class ResultsPage(QWidget):
         self.export_button = QPushButton("Export CSV…")
         self.export_button.setToolTip("Save the grid as it is filtered and sorted now, as a CSV file")
         self.export_button.clicked.connect(self._export_clicked)
+        self.score_button = QPushButton("Score…")
+        self.score_button.setObjectName("scoreRun")
+        self.score_button.setToolTip("Grade this run's answers again with a judge model, a reference model or a "
+                                     "rubric; the models are not asked again")
+        self.score_button.clicked.connect(self.open_score_dialog)
         top = QHBoxLayout()
         top.addWidget(run_label)
         top.addWidget(self.run_combo, 3)
         top.addWidget(self.run_info, 2)
+        top.addWidget(self.score_button)
         top.addWidget(self.export_button)
 
         self.resume_banner = Banner("resumeBanner")
@@ -362,12 +370,18 @@ class ResultsPage(QWidget):
             return
         run = data.run
         self.detail.requested_models = data.requested_models
+        self.detail.judgments, self.detail.pair_judgments = data.judgments, data.pair_judgments
         self._offer_resume(data)
         info = f"finished {format_when(run['finished_at'])}" if run.get("finished_at") else run["status"]
         if run.get("llama_cpp_version"):
             info += f" · llama.cpp {run['llama_cpp_version']}"
+        tip = f"{info}\nSuite {run.get('suite_name')}, version {run.get('suite_version')}"
+        if data.judgments or data.pair_judgments:  # what judging cost, never added to the answers' cost
+            info = f"judge cost {format_usd(data.judge_cost_usd)} · {info}"
+            tip += (f"\nThe judge's verdicts on this run cost {format_usd(data.judge_cost_usd)}, apart from what "
+                    f"the answers cost (the cards and Tradeoff count the answers only).")
         self.run_info.setText(info)
-        self.run_info.setToolTip(f"{info}\nSuite {run.get('suite_name')}, version {run.get('suite_version')}")
+        self.run_info.setToolTip(tip)
         if not same_run:
             self._fill_filter_choices(data)
             self._size_columns(len(data.model_keys))
@@ -563,6 +577,8 @@ class ResultsPage(QWidget):
 
         if self.diff_dialog is not None:
             self.diff_dialog.close()
+        if self.score_dialog is not None:
+            self.score_dialog.shutdown()
         dialog = AnswerDiffDialog(title(case_a, key_a, row_a), row_a.get("text") or "",
                                   title(case_b, key_b, row_b), row_b.get("text") or "", self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -570,6 +586,40 @@ class ResultsPage(QWidget):
         self.diff_dialog = dialog
         dialog.show()
         return dialog
+
+    def open_score_dialog(self) -> ScoreDialog | None:
+        """Score the shown run again (a judge, a reference, a rubric, pairwise); the run reloads when done."""
+        if self.run_data is None:
+            return None
+        if self.score_dialog is not None:
+            if self.score_dialog.run_id == self.run_data.run_id:
+                self.score_dialog.raise_()
+                self.score_dialog.activateWindow()
+                return self.score_dialog
+            if self.score_dialog.is_running():
+                show_error(self, "Scoring another run", f"Run {self.score_dialog.run_id} is being scored: wait for "
+                                                        f"it or stop it first.")
+                return None
+            self.score_dialog.close()
+        from desktop_app.runner.scoring import scoring_of
+
+        run_id = self.run_data.run_id
+        try:
+            current = scoring_of(self.ctx.store, run_id)
+        except Exception as exc:  # noqa: BLE001 - a damaged run record: said in plain words
+            show_exception(self, "Cannot score this run", exc)
+            return None
+        dialog = ScoreDialog(self.ctx, run_id, list(self.run_data.model_keys), current, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.scored.connect(self.ctx.runs_changed)  # every screen showing the run reads its new grades
+        dialog.destroyed.connect(lambda *_: self._score_dialog_gone(dialog))
+        self.score_dialog = dialog
+        dialog.show()
+        return dialog
+
+    def _score_dialog_gone(self, dialog: ScoreDialog) -> None:
+        if self.score_dialog is dialog:  # not a newer one, opened for another run meanwhile
+            self.score_dialog = None
 
     def _set_human_label(self, row: dict[str, Any], value: int | None) -> None:
         try:
@@ -657,3 +707,5 @@ class ResultsPage(QWidget):
             worker.wait(10)
         if self.diff_dialog is not None:
             self.diff_dialog.close()
+        if self.score_dialog is not None:
+            self.score_dialog.shutdown()

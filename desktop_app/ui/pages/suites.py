@@ -63,6 +63,28 @@ def _short_path(path: Path) -> str:
 
 
 
+def scoring_line(suite: Suite) -> tuple[str, str]:
+    """The suite's own scoring (judge, reference model, rubric, pass mark) on one line, and in full for its
+    tooltip; ("", "") when the file sets none of them."""
+    parts, full = [], []
+    if suite.judge:
+        parts.append(f"judge {suite.judge}")
+        full.append(f"Judge model: {suite.judge}: it rates every answer from 1 to 10 after the run.")
+    if suite.reference:
+        parts.append(f"reference answers from {suite.reference}")
+        full.append(f"Reference model: {suite.reference}: its answers stand in where a case has no expected answer.")
+    if suite.rubric:
+        rubric = " ".join(suite.rubric.split())
+        parts.append(f"rubric “{rubric if len(rubric) <= 48 else rubric[:47] + '…'}”")
+        full.append(f"Rubric: {suite.rubric}")
+    if suite.threshold is not None:
+        parts.append(f"pass mark {suite.threshold:g}")
+        full.append(f"Pass mark: an answer passes when its score reaches {suite.threshold:g}.")
+    if not parts:
+        return "", ""
+    return "Scored by " + " · ".join(parts), "\n".join(full)
+
+
 class SuitesPage(QWidget):
     suite_opened = Signal(str)  # the file shown now
     open_failed = Signal(str)  # the message shown in the banner
@@ -115,6 +137,13 @@ class SuitesPage(QWidget):
         self.description_label.setObjectName("hint")
         self.description_label.setTextFormat(Qt.TextFormat.PlainText)
         self.description_label.setWordWrap(True)
+        # How the suite's answers are scored beyond its checks, when its file says: a judge, a reference, a rubric.
+        self.scoring_label = QLabel()
+        self.scoring_label.setObjectName("suiteScoring")
+        self.scoring_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.scoring_label.setWordWrap(True)
+        self.scoring_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.scoring_label.setStyleSheet("color: #3b4150;")
         self.open_button = QPushButton("Open…")
         self.open_button.setToolTip("Open or import a suite file: JSON Lines (.jsonl), CSV, YAML, a promptfoo "
                                     "config or OpenAI evals samples (Ctrl+O)")
@@ -152,6 +181,7 @@ class SuitesPage(QWidget):
         layout.addSpacing(4)
         layout.addLayout(name_row)
         layout.addWidget(self.description_label)
+        layout.addWidget(self.scoring_label)
         layout.addWidget(self.banner)
         layout.addWidget(self.main_splitter, 1)
 
@@ -529,6 +559,7 @@ class SuitesPage(QWidget):
             self.suite_label.setText("No suite open")
             self.path_label.setText("")
             self.description_label.hide()
+            self.scoring_label.hide()
         else:
             self.suite_label.setText(f"{self.suite.name}{' •' if self.dirty else ''}")
             self.suite_label.setToolTip("Unsaved changes: Ctrl+S saves them" if self.dirty else "")
@@ -536,6 +567,10 @@ class SuitesPage(QWidget):
             self.path_label.setToolTip(str(self.suite_path))
             self.description_label.setText(self.suite.description or "")
             self.description_label.setVisible(bool(self.suite.description))
+            text, tip = scoring_line(self.suite)
+            self.scoring_label.setText(text)
+            self.scoring_label.setToolTip(tip)
+            self.scoring_label.setVisible(bool(text))
         count = len(self.drafts)
         bad = sum(1 for d in self.drafts if d.error)
         self.cases_label.setText(f"Cases · {count}" + (f" · {bad} to fix" if bad else ""))

@@ -7,18 +7,19 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QFrame, QGroupBox, QLabel, QPushButton, QScrollArea,
-                               QSizePolicy, QSplitter, QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtGui import QColor, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFileDialog, QFrame, QGroupBox,
+                               QHeaderView, QLabel, QPushButton, QScrollArea, QSizePolicy, QSplitter, QStackedWidget,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from desktop_app.analysis.recommend import Recommendation, recommend
+from desktop_app.analysis.recommend import DEFAULT_TOLERANCE, ModelVerdict, Recommendation, recommend
 from desktop_app.analysis.summary import ModelSummary, RunSummary, summarize
 from desktop_app.analysis.tradeoff import AXES, Axis, pareto_frontier
 from desktop_app.settings import Settings
 from desktop_app.storage.store import Store
 from desktop_app.ui.context import AppContext
 from desktop_app.ui.errors import show_error, show_exception
-from desktop_app.ui.formatting import format_usd
+from desktop_app.ui.formatting import MISSING, format_ms, format_usd, format_usd_per_1k
 from desktop_app.ui.widgets.flow_layout import FlowLayout, labelled
 from desktop_app.ui.widgets.projection_panel import ProjectionPanel
 from desktop_app.ui.widgets.tradeoff_plot import TradeoffPlot
@@ -30,8 +31,46 @@ FEW_GRADED = 20  # below this many graded answers per model the intervals are to
 
 RECOMMENDATION_STYLE = ("QLabel#recommendation { background: #eef7f1; border: 1px solid #cfe6d7; border-radius: 6px;"
                         " padding: 8px 12px; font-size: 14px; color: #1f3327; }"
+                        "QLabel#recommendation[tone='undecided'] { background: #fff7e8; border-color: #f0d9a8;"
+                        " color: #4d3600; }"
                         "QLabel#recommendation[tone='muted'] { background: #f5f6f8; border-color: #dcdfe6;"
                         " color: #3b4150; }")
+
+
+# verdict -> (words, text colour, cell tint)
+VERDICT_LOOK = {"best": ("best", "#1d4f9c", "#e8f0fd"), "good_enough": ("good enough", "#1f7a45", "#eaf6ee"),
+                "worse": ("worse", "#b3261e", "#fdeceb"), "undecided": ("undecided", "#8a5a00", "#fff4e0")}
+VERDICT_TIPS = {"best": "The highest quality among the models that meet your limits: the others are compared with it",
+                "good_enough": "Shown not worse than the best by more than your tolerance (the whole 95% interval "
+                               "of the difference is above it)",
+                "worse": "Shown worse than the best by more than your tolerance",
+                "undecided": "The cases so far cannot tell whether it is within your tolerance of the best"}
+
+
+def _recommend_with_own_store(database: Path, summary: RunSummary, settings: Settings, volume: Any,
+                              tolerance: float, axis: str) -> Recommendation:
+    """The recommendation as `modelscout recommend` makes it: verdicts at `tolerance`, and the monthly saving
+    at the projection panel's volume (priced under the app's settings). Bootstraps: off the UI thread."""
+    from desktop_app.analysis.projection import project
+    from desktop_app.errors import UserError
+
+    store = Store(database)
+    try:
+        try:
+            projection = project(store, summary.run["id"], settings, volume)
+        except UserError:  # nothing to project: the verdicts stand without the monthly figures
+            projection = None
+        return recommend(summary, tolerance=tolerance, axis=axis, projection=projection)
+    finally:
+        store.close()
+
+
+def _points(x: float | None) -> str:
+    """A difference in score points (a score of 1 is 100 points), signed: +2.5, -12, 0."""
+    if x is None:
+        return MISSING
+    text = f"{x * 100:+.1f}".removesuffix(".0")
+    return "0" if text in ("+0", "-0") else text
 
 
 def _summarize_with_own_store(database: Path, run_id: str, settings: Settings | None = None) -> RunSummary:
@@ -65,6 +104,7 @@ class TradeoffPage(QWidget):
         self._shown: tuple[str, int] | None = None  # (run id, answers) of the loaded summary
         self._loads = 0  # a summary that arrives after a newer request was made is dropped
         self._worker: GeneratorWorker | None = None
+        self._recommend_worker: GeneratorWorker | None = None
         self._user_chose_run = False
         self._export_folder = str(Path.home())
 
@@ -88,6 +128,16 @@ class TradeoffPage(QWidget):
             self.axis_combo.addItem(label, key)
         self.axis_combo.setToolTip("What to weigh quality against (the horizontal axis)")
         self.axis_combo.currentIndexChanged.connect(lambda _: self._render())
+        self.tolerance_spin = QDoubleSpinBox()
+        self.tolerance_spin.setObjectName("tolerance")
+        self.tolerance_spin.setRange(0.0, 50.0)
+        self.tolerance_spin.setDecimals(1)
+        self.tolerance_spin.setSingleStep(1.0)
+        self.tolerance_spin.setValue(DEFAULT_TOLERANCE * 100)
+        self.tolerance_spin.setSuffix(" points")
+        self.tolerance_spin.setToolTip("How much worse than the best model (in score points: a score of 1 is 100) "
+                                       "a cheaper model may be and still count as good enough")
+        self.tolerance_spin.valueChanged.connect(lambda _: self._recommend_timer.start())
         self.export_button = QPushButton("Export plot…")
         self.export_button.setToolTip("Save the plot as a PNG picture or an SVG drawing (Ctrl+E)")
         self.export_button.clicked.connect(self.export_dialog)
@@ -100,13 +150,23 @@ class TradeoffPage(QWidget):
         controls = FlowLayout(spacing=12)  # wraps in a narrow window rather than widening it
         controls.addWidget(labelled(run_label, self.run_combo))
         controls.addWidget(labelled(axis_label, self.axis_combo))
+        tolerance_label = QLabel("&Tolerance:")
+        tolerance_label.setBuddy(self.tolerance_spin)
+        controls.addWidget(labelled(tolerance_label, self.tolerance_spin))
         controls.addWidget(self.export_button)
 
+        # Above the plot, the gist: which model, and whether the data decide. Below it, the reason in full
+        # (as `modelscout recommend` words it) and each model's verdict: the plot keeps its room at 900 x 600.
+        self.headline_label = QLabel()
+        self.headline_label.setObjectName("recommendation")
+        self.headline_label.setTextFormat(Qt.TextFormat.PlainText)  # model names come from file names
+        self.headline_label.setWordWrap(True)
+        self.headline_label.setStyleSheet(RECOMMENDATION_STYLE)
+        self.headline_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.recommendation_label = QLabel()
-        self.recommendation_label.setObjectName("recommendation")
-        self.recommendation_label.setTextFormat(Qt.TextFormat.PlainText)  # model names come from file names
+        self.recommendation_label.setObjectName("recommendationReason")
+        self.recommendation_label.setTextFormat(Qt.TextFormat.PlainText)
         self.recommendation_label.setWordWrap(True)
-        self.recommendation_label.setStyleSheet(RECOMMENDATION_STYLE)
         self.recommendation_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         # The models whose figures carry a caveat (marked * on the plot), and why, under the recommendation.
         self.notes_label = QLabel()
@@ -137,25 +197,51 @@ class TradeoffPage(QWidget):
         plot_layout.addWidget(self.plot, 1)
         plot_layout.addWidget(self.not_plotted_label)
         plot_layout.addWidget(footnote)
+        self.verdict_table = QTableWidget(0, 6)
+        self.verdict_table.setObjectName("verdictTable")
+        self.verdict_table.setHorizontalHeaderLabels(["Model", "Quality (95% interval)",
+                                                      "Vs best, points (95% interval)", "Verdict",
+                                                      "$ per 1,000 answers", "Time / answer"])
+        self.verdict_table.horizontalHeaderItem(2).setToolTip(
+            "The mean difference of its scores from the best model's on the cases both answered, in score points, "
+            "and its 95% interval (paired bootstrap)")
+        self.verdict_table.verticalHeader().hide()
+        self.verdict_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.verdict_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.verdict_table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        header = self.verdict_table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        verdict_box = QGroupBox("Why: each model against the best")
+        verdict_box.setObjectName("verdictBox")
+        verdict_layout = QVBoxLayout(verdict_box)
+        verdict_layout.addWidget(self.recommendation_label)
+        verdict_layout.addWidget(self.verdict_table)
         self.projection = ProjectionPanel(ctx)
         projection_box = QGroupBox("At your volume: monthly cost, and when buying hardware pays off")
         projection_box.setObjectName("projectionBox")
         QVBoxLayout(projection_box).addWidget(self.projection)
-        # Scrolled, so the projection never makes the window taller than a small screen allows.
-        projection_scroll = QScrollArea()
-        projection_scroll.setWidgetResizable(True)
-        projection_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        projection_scroll.setWidget(projection_box)
+        details = QWidget()
+        details_layout = QVBoxLayout(details)
+        details_layout.setContentsMargins(0, 0, 0, 0)
+        details_layout.addWidget(verdict_box)
+        details_layout.addWidget(projection_box, 1)
+        # Scrolled, so the verdicts and the projection never make the window taller than a small screen allows.
+        details_scroll = QScrollArea()
+        details_scroll.setObjectName("tradeoffDetails")
+        details_scroll.setWidgetResizable(True)
+        details_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        details_scroll.setWidget(details)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setObjectName("tradeoffSplitter")
         self.splitter.addWidget(plot_area)
-        self.splitter.addWidget(projection_scroll)
+        self.splitter.addWidget(details_scroll)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
-        self.splitter.setSizes([480, 260])  # until the user drags it (remembered with the window)
+        self.splitter.setSizes([460, 300])  # until the user drags it (remembered with the window)
         self.splitter.setChildrenCollapsible(True)
         content_layout.addLayout(controls)
-        content_layout.addWidget(self.recommendation_label)
+        content_layout.addWidget(self.headline_label)
         content_layout.addWidget(self.notes_label)
         content_layout.addWidget(self.splitter, 1)
 
@@ -190,6 +276,11 @@ class TradeoffPage(QWidget):
 
         # Runs report new answers one by one: gather a burst into one refresh.
         self._refresh_timer = QTimer(self, singleShot=True, interval=400, timeout=self.refresh)
+        # A new tolerance or volume: the verdicts again, once the person stops turning the spin box.
+        self._recommend_timer = QTimer(self, singleShot=True, interval=250, timeout=self._render)
+        self._recommends = 0  # a recommendation that arrives after a newer request was made is dropped
+        for spin in (self.projection.requests, self.projection.input_tokens, self.projection.output_tokens):
+            spin.valueChanged.connect(lambda _: self._recommend_timer.start())
         ctx.runs_changed.connect(self._on_runs_changed)
         ctx.settings_changed.connect(self._on_settings_changed)  # prices, hardware: every figure re-priced
 
@@ -248,8 +339,10 @@ class TradeoffPage(QWidget):
         self.run_combo.blockSignals(False)
         if chosen is None:
             self._loads += 1
+            self._recommends += 1
             self.summary, self.recommendation, self._shown = None, None, None
             self.plot.clear_models()
+            self.verdict_table.setRowCount(0)
             self.stack.setCurrentIndex(1)
             self.updated.emit()
             return
@@ -281,28 +374,142 @@ class TradeoffPage(QWidget):
 
     # Plotting -----------------------------------------------------------------------------
 
+    def tolerance(self) -> float:
+        """The tolerance as a share of the score (the spin box says points: 5 points is 0.05)."""
+        return round(self.tolerance_spin.value() / 100, 6)
+
     def _render(self) -> None:
+        """Weigh the models again (off the UI thread: bootstraps), then draw the plot, the verdicts and the words."""
         if self.summary is None:
             return
+        self._recommend_timer.stop()
+        self._recommends += 1
+        ticket = self._recommends
+        summary, axis_key, tolerance = self.summary, self.axis_combo.currentData(), self.tolerance()
+        database, settings = self.ctx.database_path(), self.ctx.settings
+        from desktop_app.analysis.projection import Volume
+
+        panel = self.projection
+        volume = Volume(panel.requests.value(), panel.input_tokens.value(), panel.output_tokens.value())
+        self._recommend_worker = run_in_background(
+            lambda: _recommend_with_own_store(database, summary, settings, volume, tolerance, axis_key),
+            on_done=lambda pick: self._recommended(ticket, summary, pick),
+            on_error=lambda exc: ticket == self._recommends and show_exception(self, "Cannot weigh the models", exc),
+            parent=self)
+
+    def _recommended(self, ticket: int, summary: RunSummary, pick: Recommendation) -> None:
+        if ticket != self._recommends or summary is not self.summary:
+            return
+        self.recommendation = pick
         axis = self.axis()
         models = self.summary.models
         rated = [m for m in models if m.quality is not None]
         on_axis = [m for m in rated if getattr(m, axis.key) is not None]
-        self.recommendation = recommend(self.summary, axis=axis)
         text, highlight = self._recommendation_text(on_axis, axis)
         self.recommendation_label.setText(text)
-        self.recommendation_label.setProperty("tone", "normal" if highlight else "muted")
-        self.recommendation_label.setStyleSheet(RECOMMENDATION_STYLE)  # re-polish for the new tone
+        self.headline_label.setText(self._headline(pick, text, highlight))
+        self.headline_label.setProperty("tone", "muted" if not highlight else "normal" if pick.decided
+                                        else "undecided")
+        self.headline_label.setStyleSheet(RECOMMENDATION_STYLE)  # re-polish for the new tone
         self.plot.show_models(on_axis, axis, pareto_frontier(models, axis), highlight)
         self.notes_label.setText(self._notes_text(models))
         self.notes_label.setVisible(bool(self.notes_label.text()))
         self.not_plotted_label.setText(self._not_plotted_text(models, rated, axis))
         self.not_plotted_label.setVisible(bool(self.not_plotted_label.text()))
         self.export_button.setEnabled(bool(self.plot.points))
+        self._show_verdicts(pick)
         self.updated.emit()
 
+    @staticmethod
+    def _headline(pick: Recommendation, text: str, highlight: str | None) -> str:
+        """One or two lines: the model to use, whether the data decide it, and what it saves."""
+        if highlight is None or pick.recommended is None or sum(m.quality is not None for m in pick.models) < 2:
+            return text  # nothing to recommend, or one model to weigh: the reason is short and says it all
+        points = pick.tolerance * 100
+        tolerance = f"your tolerance of {points:g} point{'' if points == 1 else 's'}"
+        if pick.decided:
+            line = f"Recommended: {pick.recommended}. Decided at {tolerance}"
+            if pick.monthly_savings_usd and pick.recommended != pick.best:
+                line += (f"; it saves about {format_usd(pick.monthly_savings_usd)} a month against {pick.best} "
+                         f"at {pick.requests_per_day:,.0f} requests a day")
+            return line + "."
+        line = f"Recommended for now: {pick.recommended}, the best. Not decided at {tolerance}"
+        if pick.more_cases_needed is not None:
+            more = pick.more_cases_needed
+            line += (f": about {more:,} more case{'s' if more != 1 else ''} would likely tell if a cheaper one is "
+                     f"good enough")
+        return line + "."
+
+    def _show_verdicts(self, pick: Recommendation) -> None:
+        """Each model's quality, difference to the best and verdict, under the reason."""
+        table = self.verdict_table
+        table.setRowCount(0)
+        for verdict in pick.models:
+            row = table.rowCount()
+            table.insertRow(row)
+            cells = self._verdict_cells(verdict, pick, self._cheaper_than_best(verdict, pick))
+            for column, (text, tip) in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(tip or text)
+                if column in (1, 2, 4, 5):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if column == 3:
+                    _, colour, tint = VERDICT_LOOK.get(verdict.verdict, (verdict.verdict, "#3b4150", "#ffffff"))
+                    item.setForeground(QColor(colour))
+                    item.setBackground(QColor(tint))
+                    font = item.font()
+                    font.setBold(True)
+                    item.setFont(font)
+                if verdict.model == pick.recommended and column == 0:
+                    font = item.font()
+                    font.setBold(True)
+                    item.setFont(font)
+                table.setItem(row, column, item)
+        # As tall as its rows: the box scrolls, not the table inside it.
+        rows = sum(table.rowHeight(r) for r in range(table.rowCount()))
+        table.setFixedHeight(table.horizontalHeader().height() + rows + 2 * table.frameWidth())
+
+    def _cheaper_than_best(self, v: ModelVerdict, pick: Recommendation) -> bool:
+        """Lower than the best on the axis (faster, cheaper): one of the models the recommendation turns on."""
+        axis = self.axis()
+        values = {m.model: getattr(m, axis.key) for m in self.summary.models} if self.summary else {}
+        mine, best = values.get(v.model), values.get(pick.best)
+        if mine is None or best is None:
+            return False
+        return mine < best if axis.lower_is_better else mine > best
+
+    @staticmethod
+    def _verdict_cells(v: ModelVerdict, pick: Recommendation, cheaper: bool = True) -> list[tuple[str, str]]:
+        quality = MISSING if v.quality is None else f"{v.quality:.0%}"
+        if v.quality_low is not None and v.quality_high is not None:
+            quality += f"  [{v.quality_low:.0%} – {v.quality_high:.0%}]"
+        if v.verdict == "best":
+            difference = "0"
+        elif v.difference_to_best is None:
+            difference = MISSING
+        else:
+            difference = (f"{_points(v.difference_to_best)}  [{_points(v.difference_low)} to "
+                          f"{_points(v.difference_high)}]")
+        words = VERDICT_LOOK.get(v.verdict, (v.verdict,))[0]
+        tip = VERDICT_TIPS.get(v.verdict, "")
+        if v.verdict == "undecided" and v.more_cases_needed and cheaper:
+            words += f" (~{v.more_cases_needed:,} more cases)"
+            tip += f"; about {v.more_cases_needed:,} more shared cases would likely decide"
+        elif v.verdict == "undecided" and v.quality is not None and not cheaper:
+            tip += "; it is not lower than the best on this axis, so the recommendation does not turn on it"
+        if v.excluded:
+            words += " *"
+            tip += f". Left out by your limits: {v.excluded}"
+        if v.model == pick.recommended:
+            words += " · recommended"
+        compared = (f"over {v.cases_compared} case{'s' if v.cases_compared != 1 else ''} both answered"
+                    if v.cases_compared and v.verdict != "best" else "")
+        return [(v.model, ""), (quality, "Mean score over the cases, and its 95% interval"),
+                (difference, compared), (words, tip), (format_usd_per_1k(v.cost_per_answer_usd), ""),
+                (format_ms(v.wall_time_ms), "Median time per answer")]
+
     def _recommendation_text(self, on_axis: list[ModelSummary], axis: Axis) -> tuple[str, str | None]:
-        """The sentence above the plot, and the model to ring (None: nothing to recommend)."""
+        """The paragraph under the plot (the reason in full), and the model to ring (None: nothing to recommend)."""
         noun = axis.label.split(" (")[0]
         pick = self.recommendation
         if not on_axis or pick is None:
@@ -391,15 +598,24 @@ class TradeoffPage(QWidget):
         state.setValue("tradeoff/axis", self.axis_combo.currentData())
         state.setValue("tradeoff/splitter", self.splitter.saveState())
         state.setValue("tradeoff/export_folder", self._export_folder)
+        state.setValue("tradeoff/tolerance_points", self.tolerance_spin.value())
 
     def restore_state(self, state: QSettings) -> None:
         self.set_axis(str(state.value("tradeoff/axis", "cost")))
         if splitter := state.value("tradeoff/splitter"):
             self.splitter.restoreState(splitter)
         self._export_folder = str(state.value("tradeoff/export_folder", self._export_folder))
+        try:
+            points = float(state.value("tradeoff/tolerance_points", DEFAULT_TOLERANCE * 100))
+        except (TypeError, ValueError):
+            points = DEFAULT_TOLERANCE * 100
+        self.tolerance_spin.setValue(points)
 
     def shutdown(self) -> None:
         self._refresh_timer.stop()
+        self._recommend_timer.stop()
         self._loads += 1  # whatever is still loading is no longer wanted
-        if self._worker is not None and self._worker.is_running():
-            self._worker.wait(5.0)
+        self._recommends += 1
+        for worker in (self._worker, self._recommend_worker):
+            if worker is not None and worker.is_running():
+                worker.wait(5.0)

@@ -47,6 +47,9 @@ class ResultDetail(QWidget):
         self.setObjectName("resultDetail")
         self.row: dict[str, Any] | None = None
         self.requested_models: dict[str, str] = {}  # API model key -> the model name asked for (the page sets it)
+        # A judge's verdicts (the page sets them): (case id, model key) -> single judgments, pairwise ones.
+        self.judgments: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.pair_judgments: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.title = plain_label("detailTitle")
         self.title.setStyleSheet("font-size: 15px; font-weight: 600;")
         self.model_label = plain_label("detailModel")
@@ -62,6 +65,11 @@ class ResultDetail(QWidget):
         self.answer_view = self._text_view("answerText")
         self.grade_label = plain_label("gradeReason")
         self.parts_label = plain_label("gradeParts")
+        self.judge_verdict = plain_label("judgeVerdict")
+        self.judge_verdict.setStyleSheet("font-weight: 600;")
+        self.judge_reason = plain_label("judgeReason")
+        self.judge_reason.setStyleSheet("color: #3b4150;")
+        self.pair_label = plain_label("pairVerdicts")
 
         self.good_button = QPushButton("Good")
         self.bad_button = QPushButton("Bad")
@@ -135,6 +143,11 @@ class ResultDetail(QWidget):
         layout.addWidget(self.grade_section)
         layout.addWidget(self.grade_label)
         layout.addWidget(self.parts_label)
+        self.judge_section = _section("Judge")
+        layout.addWidget(self.judge_section)
+        layout.addWidget(self.judge_verdict)
+        layout.addWidget(self.judge_reason)
+        layout.addWidget(self.pair_label)
         self.metrics_section = _section("Measurements")
         layout.addWidget(self.metrics_section)
         layout.addLayout(metrics)
@@ -154,6 +167,7 @@ class ResultDetail(QWidget):
                                *self.metric_names.values(), *self.metric_values.values(), self.good_button,
                                self.bad_button, self.copy_button, self.your_verdict]
         self.answer_widgets.append(self.conditions)
+        self.judge_widgets = [self.judge_section, self.judge_verdict, self.judge_reason, self.pair_label]
         self.body = QScrollArea()  # long prompts and reasons scroll instead of squeezing the answer
         self.body.setObjectName("detailScroll")
         self.body.setWidgetResizable(True)
@@ -207,6 +221,8 @@ class ResultDetail(QWidget):
         self.expected_label.setText(expected_text + (f"   (checks: {checks})" if checks else ""))
         for widget in self.answer_widgets:
             widget.setVisible(model_key is not None)
+        for widget in self.judge_widgets:
+            widget.hide()  # shown by _show_judge when a judge has seen this answer
         fallback = model_key is not None and row is not None and is_fallback(row.get("chat_template"))
         self.template_warning.setVisible(fallback)
         if fallback:
@@ -226,16 +242,21 @@ class ResultDetail(QWidget):
         self.answer_view.setPlaceholderText({MISSING: "Not answered yet", ERROR: "No answer: see the error below"}
                                             .get(state, "(the answer is empty)"))
         self._fit_heights()
-        self._show_grade(row, state)
+        self._show_grade(row, state, self.judgments.get((case["id"], model_key)) or [])
+        self._show_judge(model_key, row, self.judgments.get((case["id"], model_key)) or [],
+                         self.pair_judgments.get((case["id"], model_key)) or [])
         self._show_metrics(row)
         self._show_conditions(model_key, row)
         self.show_label(row)
 
-    def _show_grade(self, row: dict[str, Any] | None, state: str) -> None:
+    def _show_grade(self, row: dict[str, Any] | None, state: str, judgments: list[dict[str, Any]]) -> None:
+        failed_judgment = next((j for j in reversed(judgments) if j.get("error")), None)
         if row is None:
             reason = "This case has no answer from this model yet."
         elif state == ERROR:
             reason = f"No answer: {row['error']}"
+        elif state == UNGRADED and failed_judgment is not None:  # only the judge could grade it, and it failed
+            reason = f"Not scored: the judge's verdict is unusable: {failed_judgment['error']}"
         elif state == UNGRADED:
             reason = "Not graded: the case has no expected answer or checks."
         else:
@@ -244,10 +265,39 @@ class ResultDetail(QWidget):
         parts = []
         if row and row.get("grade_json"):
             for part in json.loads(row["grade_json"]).get("parts") or ():
-                mark = "pass" if part.get("passed") else "fail"
-                parts.append(f"{mark} · {part.get('check', '')}: {part.get('reason', '')}")
+                parts.append(part_line(part))
         self.parts_label.setText("\n".join(parts))
         self.parts_label.setVisible(bool(parts))
+
+    def _show_judge(self, model_key: str, row: dict[str, Any] | None, judgments: list[dict[str, Any]],
+                    pairs: list[dict[str, Any]]) -> None:
+        """The judge's verdict on this answer and its reasons; its pairwise verdicts against the other model."""
+        part = judge_part(json.loads(row["grade_json"])) if row and row.get("grade_json") else None
+        judgment = judgments[-1] if judgments else None  # the newest
+        if judgment is None and part is None:
+            return
+        if judgment is not None and judgment.get("error"):
+            verdict = f"{judgment['judge_key']}: not scored: {judgment['error']}"
+        elif judgment is not None:
+            rating = judgment.get("verdict")
+            verdict = f"{judgment['judge_key']} rates it {rating} out of 10 (score {judgment['score']:.2f})"
+            if part is not None and not part.get("error"):
+                verdict += ": passes" if part.get("passed") else ": below the pass mark"
+        else:  # a judge check no judge has run yet
+            verdict = f"Judge: {part.get('reason') or 'not scored'}"
+        self.judge_verdict.setText(verdict)
+        self.judge_verdict.setStyleSheet("font-weight: 600;" + (f" color: {STATE_COLORS[ERROR]};"
+                                                                if judgment is None or judgment.get("error") else ""))
+        reason = (judgment or {}).get("reason") or ""
+        self.judge_reason.setText(reason.strip())
+        lines = [pair_line(model_key, j) for j in pairs]
+        self.pair_label.setText("\n".join(lines))
+        self.pair_label.setToolTip("The judge saw both answers twice, their sides swapped; what it wrote:\n\n"
+                                   + "\n\n".join((j.get("reason") or "").strip() for j in pairs if j.get("reason"))
+                                   if lines else "")
+        for widget, shown in ((self.judge_section, True), (self.judge_verdict, True),
+                              (self.judge_reason, bool(reason.strip())), (self.pair_label, bool(lines))):
+            widget.setVisible(shown)
 
     def _show_metrics(self, row: dict[str, Any] | None) -> None:
         row = row or {}
@@ -331,3 +381,38 @@ class ResultDetail(QWidget):
     def copy_answer(self) -> None:
         if self.row and self.row.get("text"):
             QGuiApplication.clipboard().setText(self.row["text"])
+
+
+def part_line(part: dict[str, Any]) -> str:
+    """One part of a grade: passed, failed, or not scored (its input was missing: never a 0)."""
+    check = part.get("check", "")
+    if part.get("error"):
+        return f"not scored · {check}: {part['error']}"
+    return f"{'pass' if part.get('passed') else 'fail'} · {check}: {part.get('reason', '')}"
+
+
+def judge_part(grade: dict[str, Any]) -> dict[str, Any] | None:
+    """The judge's part of a grade (the grade itself when the judge is its only check), through any/all/not."""
+    if grade.get("check") == "judge":
+        return grade
+    for part in grade.get("parts") or ():
+        if found := judge_part(part):
+            return found
+    return None
+
+
+def pair_line(model_key: str, judgment: dict[str, Any]) -> str:
+    """A pairwise verdict from this answer's side: against which model, and who the judge preferred."""
+    other = judgment["other_model_key"] if judgment["model_key"] == model_key else judgment["model_key"]
+    if judgment.get("error"):
+        return f"Against {other}: not scored: {judgment['error']}"
+    outcome = judgment.get("outcome")
+    if outcome == model_key:
+        said = "the judge preferred this answer"
+    elif outcome == other:
+        said = f"the judge preferred {other}'s answer"
+    elif outcome == "tie":
+        said = "the judge called it a tie"
+    else:
+        said = "the judge changed its verdict when the answers swapped sides (counted as a tie)"
+    return f"Against {other}: {said}."

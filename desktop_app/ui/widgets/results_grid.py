@@ -102,6 +102,11 @@ class RunData:
     results: dict[tuple[str, str], dict[str, Any]]  # (case id, model key) -> stored row
     summary: RunSummary
     requested_models: dict[str, str] = field(default_factory=dict)  # API model key -> the model name asked for
+    # A judge's verdicts: (case id, model key) -> its single-answer judgments, and the pairwise ones the
+    # answer took part in (either side); what judging has cost, apart from the answers.
+    judgments: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    pair_judgments: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    judge_cost_usd: float = 0.0
     # Derived here, on the loading thread, so that filtering and sorting thousands of rows stays quick.
     rows: list[list[dict[str, Any] | None]] = field(init=False)  # [case][model]
     states: list[list[str]] = field(init=False)  # [case][model]
@@ -149,12 +154,21 @@ def load_run_data(database: Path, run_id: str, settings: Settings | None = None)
         rows = store.results(summary.run["id"])
         requested = {m["model_key"]: json.loads(m["metadata_json"] or "{}").get("model")
                      for m in store.run_models(summary.run["id"]) if m["provider"] != "llama.cpp"}
+        judgments: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        pairs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for j in store.judgments(summary.run["id"]):
+            if j["kind"] == "pair":
+                for key in (j["model_key"], j["other_model_key"]):
+                    pairs.setdefault((j["case_id"], key), []).append(j)
+            else:
+                judgments.setdefault((j["case_id"], j["model_key"]), []).append(j)
+        judge_cost = store.judge_spend(summary.run["id"])
     finally:
         store.close()
     cases = json.loads(summary.run["suite_json"])["cases"]
     return RunData(summary.run, cases, [m.model for m in summary.models],
                    {(row["case_id"], row["model_key"]): row for row in rows}, summary,
-                   {key: name for key, name in requested.items() if name})
+                   {key: name for key, name in requested.items() if name}, judgments, pairs, judge_cost)
 
 
 # The grid -----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from desktop_app.ui.formatting import format_usd
 from desktop_app.ui.runs import UnfinishedRun
 from desktop_app.ui.widgets.model_picker import ModelPicker
 
+LIVE_PLACEHOLDER = "The answer being written appears here"
 OUTCOME_COLORS = {"pass": "#2e7d32", "fail": "#c62828", "error": "#e07b00", "answered": "#5b6270",
                   "note": "#5b6270"}
 
@@ -74,6 +75,9 @@ class SuiteRunPanel(QWidget):
         self._run_started_at = 0.0
         self._done_before = 0
         self._models_seen: set[str] = set()
+        self._answers_total = 0  # the run's answers; the progress bar counts verdicts while a judge works
+        self._judge_errors = 0
+        self._judging = False  # a judge started and has not finished
 
         self.picker = ModelPicker(ctx)
         self.picker.setObjectName("suiteModelPicker")
@@ -108,7 +112,7 @@ class SuiteRunPanel(QWidget):
         self.live_answer = QPlainTextEdit()
         self.live_answer.setObjectName("liveAnswer")
         self.live_answer.setReadOnly(True)
-        self.live_answer.setPlaceholderText("The answer being written appears here")
+        self.live_answer.setPlaceholderText(LIVE_PLACEHOLDER)
         self.live_answer.setFixedHeight(self.fontMetrics().lineSpacing() * 3 + 14)
         self.live_answer.setToolTip("The current answer as the model writes it")
 
@@ -179,14 +183,21 @@ class SuiteRunPanel(QWidget):
         self._models_seen = set()
         self.log.setColumnHidden(2, True)
         self.live_answer.clear()
+        self.live_answer.setPlaceholderText(LIVE_PLACEHOLDER)
+        self._answers_total, self._judging = 0, False
         self.done_row.hide()
         self.progress.setRange(0, 0)
         self.progress_label.setText("Checking the models…")
         self.current_label.setText("")
 
     def show_event(self, event: Any) -> None:
-        if isinstance(event, ev.RunStarted):
+        from desktop_app.runner import scoring  # loaded with the runner, on the first event
+
+        if isinstance(event, (scoring.JudgingStarted, scoring.JudgmentMade, scoring.ScoringFinished)):
+            self._scoring_event(event)
+        elif isinstance(event, ev.RunStarted):
             self._run_started_at = time.perf_counter()
+            self._answers_total = event.total
             self._done_before = event.done
             self.progress.setRange(0, max(event.total, 1))
             self.progress.setTextVisible(True)
@@ -218,9 +229,48 @@ class SuiteRunPanel(QWidget):
         elif isinstance(event, ev.PriceNeeded):
             self.note("error", f"{event.model_key}: no price is known, so the cost cap cannot bound it; it is "
                                f"stopped before its first request")
-        elif isinstance(event, ev.RunFinished) and event.reason and event.reason != "cancelled":
-            self.note("error" if event.status == "failed" else "note",
-                      f"Run {event.run_id} {event.status}: {event.reason}")
+        elif isinstance(event, ev.RunFinished):
+            if self._judging:  # stopped while the judge worked: its verdicts so far are stored
+                self._judging = False
+                self.note("note", "Judging was stopped: the verdicts made so far are kept; Score… on the Results "
+                                  "screen finishes it")
+            if event.reason and event.reason != "cancelled":
+                self.note("error" if event.status == "failed" else "note",
+                          f"Run {event.run_id} {event.status}: {event.reason}")
+
+    def _scoring_event(self, event: Any) -> None:
+        """The answers are in and the suite's judge grades them: its progress, then what it did."""
+        from desktop_app.runner import scoring
+
+        if isinstance(event, scoring.JudgingStarted):
+            self._judge_errors, self._judging = 0, True
+            self.progress.setRange(0, max(event.total, 1))
+            self.progress.setValue(0)
+            self.progress.setTextVisible(True)
+            self.progress_label.setText(f"Judging 0/{event.total}")
+            self.current_label.setText(f"The judge {event.judge} grades the answers")
+            self.current_label.setToolTip(f"Judge: {event.judge}")
+            self.live_answer.clear()
+            self.live_answer.setPlaceholderText("The judge's verdicts and reasons show in Results when the run is done")
+        elif isinstance(event, scoring.JudgmentMade):
+            self.progress.setRange(0, max(event.total, 1))
+            self.progress.setValue(event.done)
+            what = "pairs" if event.kind == "pair" else "answers"
+            self.progress_label.setText(f"Judging {event.done}/{event.total} · {what}")
+            if event.error:
+                self._judge_errors += 1
+                if self._judge_errors <= 3:  # the first few in full; the count comes at the end
+                    self.note("error", f"The judge could not grade {event.case_id} on {event.model_key}: "
+                                       f"{event.error}")
+        else:
+            self._judging = False
+            made = f"{event.judged} verdict{'s' if event.judged != 1 else ''} made"
+            if event.reused:
+                made += f", {event.reused} reused"
+            if event.errors:
+                made += f", {event.errors} unusable (those answers are not scored)"
+            self.note("note", f"Judged: {made}; the judge cost {format_usd(event.judge_cost_usd)}, apart from "
+                              f"the answers")
 
     def _case_done(self, event: ev.CaseFinished) -> None:
         self.progress.setValue(event.done)
@@ -275,7 +325,8 @@ class SuiteRunPanel(QWidget):
             self.done_row.setVisible(status == "incomplete")  # some answers are there to read
         elif status == "complete":
             elapsed = time.perf_counter() - self._run_started_at
-            stored = self.progress.maximum()
+            stored = self._answers_total or self.progress.maximum()
+            self.progress.setRange(0, max(stored, 1))
             self.progress.setValue(stored)
             self.progress_label.setText(f"Done: {stored} answers in {clock(elapsed)}")
             self.current_label.setText(f"Run {run_id} is complete")

@@ -103,7 +103,7 @@ class TradeoffPlot(pg.PlotWidget):
         super().__init__(parent, background="w", axisItems={"bottom": bottom_axis})
         self.bottom_axis = bottom_axis
         self.setObjectName("tradeoffPlot")
-        self.setMinimumSize(420, 300)
+        self.setMinimumSize(420, 220)  # 900 x 600: the plot shrinks, nothing overlaps it
         item = self.getPlotItem()
         item.hideButtons()
         item.setMenuEnabled(False)
@@ -120,7 +120,8 @@ class TradeoffPlot(pg.PlotWidget):
         left = item.getAxis("left")
         left.setTicks([[(v / 100, f"{v}%") for v in range(0, 101, 20)],
                        [(v / 100, "") for v in range(10, 100, 20)]])
-        item.setLabel("left", "quality (% passed; bar: 95% interval)", color=TEXT_COLOUR)
+        # Quality is the mean score over the cases; the bar is its 95% bootstrap interval (analysis.stats).
+        item.setLabel("left", "mean score (bar: 95% interval)", color=TEXT_COLOUR)
         item.getViewBox().setMouseEnabled(x=True, y=True)
 
         self.frontier_curve = pg.PlotCurveItem(
@@ -137,7 +138,7 @@ class TradeoffPlot(pg.PlotWidget):
             item.addItem(graphic)
         legend = item.addLegend(offset=(-10, -10), labelTextColor=TEXT_COLOUR, brush=pg.mkBrush(255, 255, 255, 220),
                                 pen=pg.mkPen("#d5d9e0"))
-        legend.addItem(self.scatter, "local model (bar: 95% interval)")
+        legend.addItem(self.scatter, "local model")
         self.api_legend = pg.ScatterPlotItem(pen=pg.mkPen("w", width=1.5), **API_SPOT)
         legend.addItem(self.api_legend, "API model")
         legend.addItem(self.frontier_curve, "Pareto frontier")
