@@ -292,12 +292,8 @@ class RunScorer:
                                   price=price or _metered_price(provider))
 
     def _stored(self, run_id: str, task: _Task, judge_key: str) -> dict[str, Any] | None:
-        rows = self.store._query(
-            "select * from judgments where run_id = ? and kind = ? and case_id = ? and model_key = ? "
-            "and other_model_key = ? and judge_key = ? and rubric_hash = ?",
-            [run_id, task.kind, task.case.id, task.model_key, task.other_model_key, judge_key,
-             _rubric_hash(task.rubric)])
-        return rows[0] if rows else None
+        return self.store.judgment(run_id, task.kind, task.case.id, task.model_key, task.other_model_key,
+                                   judge_key, _rubric_hash(task.rubric))
 
     def _store(self, run_id: str, task: _Task, judge_key: str, identity: dict[str, Any], digest: str, *,
                made: Any = None, copy: dict[str, Any] | None = None) -> None:

@@ -189,6 +189,15 @@ class Store:
         sql = "select * from judgments where run_id = ?" + (" and kind = ?" if kind else "") + " order by id"
         return self._query(sql, [run_id, kind] if kind else [run_id])
 
+    def judgment(self, run_id: str, kind: str, case_id: str, model_key: str, other_model_key: str,
+                 judge_key: str, rubric_hash: str) -> dict[str, Any] | None:
+        """The run's judgment of this answer (or pair) by this judge under this rubric, if made."""
+        rows = self._query(
+            "select * from judgments where run_id = ? and kind = ? and case_id = ? and model_key = ? "
+            "and other_model_key = ? and judge_key = ? and rubric_hash = ?",
+            [run_id, kind, case_id, model_key, other_model_key, judge_key, rubric_hash])
+        return rows[0] if rows else None
+
     def reusable_judgment(self, request_hash: str) -> dict[str, Any] | None:
         """The newest judgment made from an identical request (same judge, same prompts), without error."""
         rows = self._query("select * from judgments where request_hash = ? and error is null "
