@@ -21,6 +21,8 @@ from desktop_app.units import format_bytes, format_usd, format_usd_per_1k
 
 log = logging.getLogger("modelscout")
 
+RUNS_SHOWN = 50  # `modelscout runs` without --limit or --all
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
@@ -32,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args) or 0
     except UserError as exc:
         print(f"modelscout: error: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code
     except KeyboardInterrupt:
         print("\nmodelscout: interrupted", file=sys.stderr)
         return 130
@@ -41,11 +43,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: one line for the user, the details in a log file
         from desktop_app.providers.api import redact  # nothing shaped like a key reaches a file
 
-        report = paths.cache_dir() / "last-error.txt"
-        report.write_text(redact(traceback.format_exc(), None), encoding="utf-8")
-        print(redact(f"modelscout: internal error: {type(exc).__name__}: {exc} (details in {report}; "
-                     f"please report it)", None), file=sys.stderr)
+        report = _write_error_report(redact(traceback.format_exc(), None))
+        details = f"details in {report}; please report it" if report else "please report it"
+        print(redact(f"modelscout: internal error: {type(exc).__name__}: {exc} ({details})", None),
+              file=sys.stderr)
         return 70
+
+
+def _write_error_report(text: str) -> Path | None:
+    """The traceback of a bug, in the cache folder, or the system's temporary folder when that cannot be
+    written (a read-only data folder); None when neither can."""
+    import tempfile
+
+    candidates = [Path(tempfile.gettempdir()) / "modelscout-last-error.txt"]
+    try:
+        candidates.insert(0, paths.cache_dir() / "last-error.txt")
+    except (OSError, UserError):
+        pass
+    for report in candidates:
+        try:
+            report.write_text(text, encoding="utf-8")
+            return report
+        except OSError:
+            continue
+    return None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -92,8 +113,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--suite", metavar="FILE", help="a suite file: .jsonl, .csv or .yaml, a promptfoo config "
                                                      "(.yaml or .json) or OpenAI evals samples (.jsonl)")
     run.add_argument("--model", action="append", default=[], metavar="MODEL",
-                     help="a GGUF file, or openai:MODEL, anthropic:MODEL, openai-compatible:MODEL@URL "
-                          "(repeat)")
+                     help="a GGUF file, or openai:MODEL, anthropic:MODEL, openai-compatible:MODEL@URL, "
+                          "optionally named NAME=openai:MODEL (repeat)")
     run.add_argument("--resume", metavar="RUN_ID", help="finish an interrupted run")
     run.add_argument("--max-cost", type=_dollars, metavar="USD",
                      help="stop before paid API calls in this run would cost more than USD")
@@ -127,6 +148,12 @@ def _parser() -> argparse.ArgumentParser:
     results.set_defaults(handler=cmd_results)
 
     runs = commands.add_parser("runs", help="the stored runs, newest first")
+    shown = runs.add_mutually_exclusive_group()
+    shown.add_argument("--limit", type=_positive_int, default=RUNS_SHOWN, metavar="N",
+                       help=f"show the newest N runs (default {RUNS_SHOWN})")
+    shown.add_argument("--all", action="store_true", help="show every run")
+    runs.add_argument("--search", metavar="TEXT",
+                      help="only runs whose id starts with TEXT, or whose suite or a model's name contains it")
     runs.add_argument("--json", action="store_true")
     runs.set_defaults(handler=cmd_runs)
 
@@ -247,22 +274,29 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     from desktop_app.models.catalog import ModelCatalog
     from desktop_app.models.discovery import discover
     from desktop_app.models.fit import estimate_fit
+    from desktop_app.models.fit import will_not_load as will_not_load_fit
     from desktop_app.models.gguf_meta import GGUFError
     from desktop_app.models.hardware import probe
+    from desktop_app.models.loadability import load_problems
 
     settings = settings_module.load()
     found = discover([*settings.model_folders, *settings.model_files, *args.folder])
     catalog = ModelCatalog()
     hardware = probe()
     entries = []
-    for model, info in zip(found, catalog.infos([m.path for m in found])):
+    infos = catalog.infos([m.path for m in found])
+    will_not_load = load_problems([i for i in infos if not isinstance(i, GGUFError)], catalog)  # asks llama.cpp
+    for model, info in zip(found, infos):
         entry: dict[str, Any] = {"path": str(model.path), "source": model.source, "label": model.label}
-        if isinstance(info, GGUFError):
+        if isinstance(info, GGUFError):  # empty, not GGUF, truncated: listed with why it cannot be used
             entry["error"] = str(info)
         else:
             entry.update(info.to_dict())
             entry["path"] = str(model.path)
-            entry["fit"] = estimate_fit(info, hardware, context=settings.context_size).to_dict()
+            fit = estimate_fit(info, hardware, context=settings.context_size)
+            if info.path in will_not_load:
+                fit = will_not_load_fit(fit, will_not_load[info.path])
+            entry["fit"] = fit.to_dict()
         entries.append(entry)
     if args.json:
         print(json.dumps(entries, indent=2))
@@ -292,12 +326,15 @@ def cmd_models_inspect(args: argparse.Namespace) -> int:
     from desktop_app.models.catalog import ModelCatalog
     from desktop_app.models.fit import estimate_fit
     from desktop_app.models.hardware import probe
+    from desktop_app.models.loadability import rate_loadability
 
     settings = settings_module.load()
-    info = ModelCatalog().info(args.path)
+    catalog = ModelCatalog()
+    info = catalog.info(args.path)
     hardware = probe()
     fit = estimate_fit(info, hardware, context=args.context or settings.context_size,
                        gpu_layers=settings.gpu_layers)
+    (fit,) = rate_loadability([info], [fit], catalog)  # an architecture this llama.cpp lacks: "won't load"
     data = {**info.to_dict(), "fit": fit.to_dict()}
     if args.json:
         print(json.dumps(data, indent=2))
@@ -371,6 +408,7 @@ def cmd_models_quantize(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from desktop_app.providers.base import Sampling
     from desktop_app.runner.runner import Runner
+    from desktop_app.runner.specs import largest_context
     from desktop_app.suites import load_suite
     from desktop_app.suites.model import unsupported_lines
 
@@ -388,10 +426,13 @@ def cmd_run(args: argparse.Namespace) -> int:
                         "modelscout run --suite FILE --model PATH [--model PATH ...]")
     if args.resume:
         store = _store(settings)
-        runner = Runner(store, settings)
+        store.require_writable()
         run_id = store.resolve_run_id(args.resume)
+        store.check_not_running_elsewhere(run_id)  # exit 2, the live run untouched
+        runner = Runner(store, settings)
     else:
-        suite = load_suite(args.suite)  # bad input fails here, before anything is stored
+        # Bad input fails here, before anything is stored: a prompt no chosen model can fit among it.
+        suite = load_suite(args.suite, max_prompt_tokens=largest_context(settings, args.model, context=args.context))
         for line in unsupported_lines(suite.unsupported):  # parts of an imported file left out, said before the run
             print(line, file=sys.stderr)
         for path in args.model:
@@ -407,6 +448,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise UserError(f"invalid sampling setting: {exc}") from None
         store = _store(settings)
+        if not args.dry_run:
+            store.require_writable()  # said before models are checked, not at the first answer
         runner = Runner(store, settings)
         specs = [runner.spec_for(p, context=args.context, threads=args.threads, gpu_layers=args.gpu_layers)
                  for p in args.model]
@@ -637,18 +680,21 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-
-    runs = _store().runs()
+    store = _store()
+    runs = store.runs(limit=None if args.all else args.limit, search=args.search)
+    total = store.count_runs(args.search) if not args.all else len(runs)
     if args.json:
         print(json.dumps(runs, indent=2))
-        return 0
-    if not runs:
-        print("No runs yet: modelscout run --suite FILE --model PATH", file=sys.stderr)
-        return 0
-    print(_table(["run", "created (UTC)", "status", "suite", "models", "answers"],
-                 [[r["id"], r["created_at"][:19].replace("T", " "), r["status"],
-                   f"{r['suite_name']} v{r['suite_version']}", str(r["models"]), str(r["results"])]
-                  for r in runs]))
+    elif not runs:
+        print(f"No runs match {args.search!r}" if args.search and total == 0 and store.count_runs()
+              else "No runs yet: modelscout run --suite FILE --model PATH", file=sys.stderr)
+    else:
+        print(_table(["run", "created (UTC)", "status", "suite", "models", "answers"],
+                     [[r["id"], r["created_at"][:19].replace("T", " "), r["status"],
+                       f"{r['suite_name']} v{r['suite_version']}", str(r["models"]), str(r["results"])]
+                      for r in runs]))
+    if len(runs) < total:  # said on stderr, so the table (or JSON) stays whole for a pipe
+        print(f"showing {len(runs)} of {total} runs; --all or --limit N for more", file=sys.stderr)
     return 0
 
 
@@ -783,7 +829,7 @@ def cmd_prices_set(args: argparse.Namespace) -> int:
 
 
 def cmd_prices_list(args: argparse.Namespace) -> int:
-    from desktop_app.costing.prices import ApiPricing
+    from desktop_app.costing.prices import pricing_for
     from desktop_app.providers.api import parse_model_ref
 
     settings = settings_module.load()
@@ -795,7 +841,7 @@ def cmd_prices_list(args: argparse.Namespace) -> int:
     rows = []
     for ref in refs:
         spec = parse_model_ref(ref)
-        rows.append([ref, ApiPricing(spec, settings.price_override(ref)).describe()])
+        rows.append([ref, pricing_for(spec, settings).describe()])
     print(_table(["model", "price"], rows))
     return 0
 
@@ -877,4 +923,5 @@ def _usd(value: float | None) -> str:
 
 def _verdict(fit: dict[str, Any]) -> str:
     return {"full_gpu": "GPU", "partial_gpu": f"GPU {fit.get('gpu_layers')} layers + CPU",
-            "cpu_only": "CPU", "will_not_fit": "won't fit"}.get(fit["verdict"], fit["verdict"])
+            "cpu_only": "CPU", "will_not_fit": "won't fit", "will_not_load": "won't load"}.get(fit["verdict"],
+                                                                                              fit["verdict"])

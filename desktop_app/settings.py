@@ -1,4 +1,8 @@
-"""Typed user settings, saved as a JSON file in the config folder (not in the SQLite store)."""
+"""Typed user settings, saved as a JSON file in the config folder (not in the SQLite store).
+
+Plain data: this module checks types and ranges, and imports nothing of the providers or the price
+tables, so every layer may read settings without pulling those in.
+"""
 
 from __future__ import annotations
 
@@ -49,6 +53,9 @@ class Settings:
     api_max_answer_s: float = 300.0
     # The prompt format per local model file, when the user chose one (see LocalModelSpec.chat_template).
     chat_templates: dict[str, str] = field(default_factory=dict)
+    # The name an API model is shown and stored under, by model reference, when the user gave one
+    # (else "model @ host:port" for a compatible server; see providers.api.api_model_name).
+    api_model_names: dict[str, str] = field(default_factory=dict)
 
     def validate(self, where: str = "settings") -> None:
         def bad(name: str, why: str) -> SettingsError:
@@ -84,29 +91,26 @@ class Settings:
             raise bad("api_reuse_days", "must be 0 or more days (0: never reuse an API answer)")
         if self.api_max_answer_s <= 0:
             raise bad("api_max_answer_s", "must be more than 0 seconds")
-        from desktop_app.costing.prices import PriceError, PriceOverride
-        from desktop_app.providers.api import parse_model_ref
-
-        for ref in self.api_models:
-            try:
-                if parse_model_ref(ref) is None:
-                    raise UserError("not provider:model")
-            except UserError as exc:
-                raise bad("api_models", f"has {ref!r}, which is not an API model ({exc})") from None
+        # Plain-data shape only: whether a reference names a real provider and a price is consistent is
+        # checked where they are used (providers.api.parse_model_ref, costing.prices.price_override), so
+        # loading settings imports neither the providers nor the price tables.
+        if not all(isinstance(ref, str) and ref.strip() for ref in self.api_models):
+            raise bad("api_models", "must be a list of API model references, e.g. \"openai:gpt-4o-mini\"")
         for ref, price in self.price_overrides.items():
-            try:
-                PriceOverride.from_dict(price, where=ref)
-            except PriceError as exc:
-                raise bad("price_overrides", f"for {ref}: {exc}") from None
+            if not isinstance(price, dict) or not all(
+                    isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+                    for k, v in price.items()):
+                raise bad("price_overrides", f"for {ref}: must map price names to numbers, e.g. "
+                                             f"{{\"input_usd_per_mtok\": 0.15, \"output_usd_per_mtok\": 0.6}}")
+        for ref, name in self.api_model_names.items():
+            if not isinstance(name, str) or not name.strip() or "\n" in name:
+                raise bad("api_model_names", f"for {ref}: must be a one-line name, e.g. \"smol on the GPU box\"")
+        for name, value in (("model_folders", self.model_folders), ("model_files", self.model_files)):
+            if not all(isinstance(item, str) for item in value):
+                raise bad(name, "must be a list of paths")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-    def price_override(self, ref: str):  # -> PriceOverride | None
-        from desktop_app.costing.prices import PriceOverride
-
-        data = self.price_overrides.get(ref)
-        return PriceOverride.from_dict(data, where=ref) if data else None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "settings") -> Settings:
@@ -148,6 +152,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "api_reuse_days": (float,),
     "api_max_answer_s": (float,),
     "chat_templates": (dict,),
+    "api_model_names": (dict,),
 }
 
 

@@ -59,6 +59,15 @@ def templateless_model(demo_model: Path, tmp_path_factory: pytest.TempPathFactor
                              ("tokenizer.chat_template",))
 
 
+@pytest.fixture(scope="session")
+def alien_model(demo_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo model with its architecture renamed to one no llama.cpp knows (all else byte for byte)."""
+    from tests.ggufs import copy_gguf_with_architecture
+
+    return copy_gguf_with_architecture(demo_model, tmp_path_factory.mktemp("alien") / "SmolLM2-135M-alien.gguf",
+                                       "alienarch")
+
+
 @pytest.fixture
 def store(tmp_path: Path):
     """A run database of the test's own."""
@@ -93,6 +102,17 @@ def random_model(demo_model: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture
 def tiny_model(tmp_path: Path) -> Path:
     return write_tiny_gguf(tmp_path / "tiny.gguf")
+
+
+def small_model_verdict(hardware=None) -> str:
+    """Where a model of a few hundred MiB (the demo models, tiny test GGUFs) runs on `hardware` (this machine,
+    probed, by default): wholly on the GPU when llama.cpp can offload to one, since any GPU holds it, else on
+    the CPU. Tests that show a fit expect this, so they hold on a GPU machine with a GPU build of llama.cpp
+    as on one without."""
+    from desktop_app.models.fit import CPU_ONLY, FULL_GPU
+    from desktop_app.models.hardware import probe
+
+    return FULL_GPU if (hardware or probe()).can_offload else CPU_ONLY
 
 
 def demo_suite_copy(path: Path, count: int | None = None, ids: list[str] | None = None) -> Path:

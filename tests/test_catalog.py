@@ -15,7 +15,6 @@ from desktop_app.models.catalog import ModelCatalog
 from desktop_app.models.gguf_meta import GGUFError, ModelInfo
 from tests.ggufs import write_tiny_gguf
 
-DEMO_MODEL = Path("/work/main/local_models/SmolLM2-135M-Instruct.Q4_1.gguf")
 DEMO_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 
 
@@ -195,12 +194,10 @@ def test_threads_share_one_catalog(tmp_path: Path, cache_file: Path) -> None:
 
 
 @pytest.mark.model
-def test_demo_model_sha256(cache_file: Path) -> None:
-    if not DEMO_MODEL.exists():
-        pytest.skip(f"demo model {DEMO_MODEL} is absent; run `make setup` to extract it")
+def test_demo_model_sha256(cache_file: Path, demo_model: Path) -> None:
     catalog = ModelCatalog(cache_file)
-    assert catalog.sha256(DEMO_MODEL) == DEMO_SHA256
-    assert ModelCatalog(cache_file).cached_sha256(DEMO_MODEL) == DEMO_SHA256
+    assert catalog.sha256(demo_model) == DEMO_SHA256
+    assert ModelCatalog(cache_file).cached_sha256(demo_model) == DEMO_SHA256
 
 
 def test_many_uncached_files_are_read_in_parallel_with_the_same_results(tmp_path: Path) -> None:

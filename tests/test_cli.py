@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import sqlite3
@@ -11,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import small_model_verdict
 from tests.ggufs import write_tiny_gguf
+from tests.unprivileged import NOBODY, as_ordinary_user, is_root, open_folder
 
 REQUIRED_INSPECT_KEYS = {"path", "name", "architecture", "parameters", "quantization", "file_size",
                          "context_length", "layers", "has_chat_template", "fit"}
@@ -41,7 +45,7 @@ def test_inspect_reports_the_demo_model(demo_model: Path, modelscout_home: Path)
     assert REQUIRED_INSPECT_KEYS <= data.keys()
     assert (data["architecture"], data["quantization"], data["layers"]) == ("llama", "Q4_1", 30)
     assert data["has_chat_template"] is True and data["file_size"] == 98_362_432
-    assert data["fit"]["verdict"] == "cpu_only" and data["fit"]["estimated_bytes"] > data["file_size"]
+    assert data["fit"]["verdict"] == small_model_verdict() and data["fit"]["estimated_bytes"] > data["file_size"]
     text = modelscout("models", "inspect", str(demo_model), home=modelscout_home).stdout
     assert "Q4_1" in text and "fit" in text
 
@@ -55,7 +59,7 @@ def test_list_finds_project_and_added_folders(demo_model: Path, modelscout_home:
     by_path = {Path(m["path"]).resolve(): m for m in listed}
     assert by_path[demo_model.resolve()]["source"] == "project"
     assert by_path[(extra / "tiny.gguf").resolve()]["source"] == "folder"
-    assert by_path[(extra / "tiny.gguf").resolve()]["fit"]["verdict"] == "cpu_only"
+    assert by_path[(extra / "tiny.gguf").resolve()]["fit"]["verdict"] == small_model_verdict()
 
 
 def test_quantize_makes_a_loadable_variant(demo_model: Path, modelscout_home: Path, tmp_path: Path) -> None:
@@ -112,7 +116,9 @@ def test_bad_model_files_get_one_clear_line(case: str, demo_model: Path, modelsc
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("modelscout: error:")]
-    assert len(errors) == 1 and words in errors[0].lower() if words.islower() else words in errors[0]
+    assert len(errors) == 1, proc.stderr
+    # Lower-case words may be capitalised in the message; words with capitals ("GGUF") must stand as written.
+    assert words in (errors[0].lower() if words.islower() else errors[0]), errors[0]
     assert str(path.name) in errors[0]
     assert stored_runs(modelscout_home) == 0, "nothing is stored for a refused run"
     if case != "unknown architecture":  # inspect reads only metadata, which is valid there
@@ -121,14 +127,32 @@ def test_bad_model_files_get_one_clear_line(case: str, demo_model: Path, modelsc
         assert inspect.stderr.startswith("modelscout: error:") and inspect.stderr.count("\n") == 1
 
 
-def test_unreadable_model_file(demo_model: Path, modelscout_home: Path, tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads any file, so permissions cannot make one unreadable here")
-    locked = tmp_path / "locked.gguf"
-    locked.write_bytes(b"GGUF")
-    locked.chmod(0)
-    proc = modelscout("models", "inspect", str(locked), home=modelscout_home, check=False)
-    assert proc.returncode == 1 and "permission" in proc.stderr.lower()
+@pytest.mark.skipif(os.name != "posix", reason="only POSIX systems make a chmod 000 file unreadable")
+def test_unreadable_model_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In this process (as root, in a child that has become `nobody`, whom the chmod refuses)."""
+    from desktop_app import cli
+
+    def inspect(path: Path) -> str:
+        """`modelscout models inspect PATH`: its exit code, then what it wrote to stderr."""
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = cli.main(["models", "inspect", str(path)])
+        return f"{code}\n{err.getvalue()}"
+
+    with open_folder(tmp_path) as folder:
+        home = folder / "home"
+        home.mkdir()
+        if is_root():
+            os.chown(home, NOBODY, NOBODY)
+        monkeypatch.setenv("MODELSCOUT_HOME", str(home))
+        readable = write_tiny_gguf(folder / "readable.gguf")
+        assert inspect(readable).startswith("0\n")  # and every module the command needs is imported now
+        locked = folder / "locked.gguf"
+        locked.write_bytes(readable.read_bytes())
+        locked.chmod(0)
+        code, stderr = as_ordinary_user(lambda: inspect(locked)).split("\n", 1)
+    assert code == "1" and "Traceback" not in stderr, stderr
+    assert stderr.startswith("modelscout: error:") and "permission" in stderr.lower() and "locked.gguf" in stderr
 
 
 @pytest.mark.parametrize("problem", ["missing suite", "malformed suite", "context too large", "no model"])

@@ -260,10 +260,12 @@ def test_unknown_source_is_rejected(tmp_path: Path) -> None:
 # --- Ollama ------------------------------------------------------------------------------------
 
 
-def test_ollama_skips_non_gguf_blobs_missing_blobs_and_broken_manifests(tmp_path: Path) -> None:
+def test_ollama_skips_missing_blobs_and_broken_manifests_and_lists_non_gguf_blobs(tmp_path: Path) -> None:
     store = tmp_path / "store"
     good = write_ollama_model(store, ("registry.ollama.ai", "library", "smollm2", "135m"))
-    write_ollama_model(store, ("registry.ollama.ai", "library", "safetensors-thing", "latest"), b"PK\x03\x04zip")
+    # Listed, so the library can say why it cannot be used (its metadata read fails).
+    other = write_ollama_model(store, ("registry.ollama.ai", "library", "safetensors-thing", "latest"),
+                               b"PK\x03\x04zip")
     missing = write_ollama_model(store, ("registry.ollama.ai", "library", "gone", "latest"), GGUF_BYTES + b"g")
     missing.unlink()
     write_ollama_model(store, ("registry.ollama.ai", "library", "adapter-only", "latest"),
@@ -273,7 +275,7 @@ def test_ollama_skips_non_gguf_blobs_missing_blobs_and_broken_manifests(tmp_path
     broken.write_text("{not json")
 
     models = discover(roots=[SearchRoot("ollama", store)], project_dir=tmp_path / "p", user_dir=tmp_path / "u")
-    assert [(m.label, m.path) for m in models] == [("smollm2:135m", good)]
+    assert [(m.label, m.path) for m in models] == [("safetensors-thing:latest", other), ("smollm2:135m", good)]
 
 
 def test_ollama_tags_sharing_one_blob_are_listed_once(tmp_path: Path) -> None:
@@ -309,15 +311,15 @@ def test_hf_without_main_ref_keeps_the_newest_revision(tmp_path: Path) -> None:
     assert [m.path for m in models] == [old]
 
 
-def test_hf_dangling_snapshot_links_and_lfs_pointers_are_skipped(tmp_path: Path) -> None:
+def test_hf_dangling_snapshot_links_are_skipped_and_lfs_pointers_listed(tmp_path: Path) -> None:
     hub = tmp_path / "hub"
     dangling = write_hf_file(hub, "org/a-GGUF", MAIN_COMMIT, "deleted.gguf")
     dangling.resolve().unlink()
-    write_hf_file(hub, "org/a-GGUF", MAIN_COMMIT, "pointer.gguf",
-                  b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 123\n")
+    pointer = write_hf_file(hub, "org/a-GGUF", MAIN_COMMIT, "pointer.gguf",
+                            b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 123\n")
     kept = write_hf_file(hub, "org/a-GGUF", MAIN_COMMIT, "real.gguf")
     models = discover(roots=[SearchRoot("huggingface", hub)], project_dir=tmp_path / "p", user_dir=tmp_path / "u")
-    assert [m.path for m in models] == [kept]
+    assert [m.path for m in models] == [pointer, kept]  # the pointer is listed; reading it says what it is
 
 
 def test_llama_cpp_cache_in_the_new_hf_layout_is_read(tmp_path: Path) -> None:
@@ -335,7 +337,7 @@ def test_llama_cpp_cache_in_the_new_hf_layout_is_read(tmp_path: Path) -> None:
 # --- file rules ----------------------------------------------------------------------------------
 
 
-def test_split_projector_partial_hidden_and_fake_files_are_filtered(tmp_path: Path) -> None:
+def test_split_projector_partial_and_hidden_files_are_filtered_and_fake_ones_listed(tmp_path: Path) -> None:
     folder = tmp_path / "models"
     for index in (1, 2, 3):
         write_gguf(folder / f"Llama-70B-Q4_K_M-{index:05d}-of-00003.gguf")
@@ -354,11 +356,13 @@ def test_split_projector_partial_hidden_and_fake_files_are_filtered(tmp_path: Pa
 
     models = discover((folder,), roots=[], project_dir=tmp_path / "p", user_dir=tmp_path / "u")
     assert summary(models) == [
+        ("folder", "empty.gguf"),
         ("folder", "kept.gguf"),
         ("folder", "Llama-70B-Q4_K_M.gguf"),
+        ("folder", "not-really.gguf"),
         ("folder", "UPPER.GGUF"),
     ]
-    assert models[1].path == folder / "Llama-70B-Q4_K_M-00001-of-00003.gguf"
+    assert models[2].path == folder / "Llama-70B-Q4_K_M-00001-of-00003.gguf"
 
 
 def test_a_single_file_can_be_added_as_a_folder(tmp_path: Path) -> None:
@@ -425,7 +429,7 @@ def discover_as_unprivileged_user(folders: tuple[Path, ...], scratch: Path) -> l
     return [Path(p) for p in json.loads(output)]
 
 
-def test_unreadable_folders_are_skipped(tmp_path: Path) -> None:
+def test_unreadable_folders_are_skipped_and_unreadable_files_listed(tmp_path: Path) -> None:
     if os.geteuid() == 0:
         # pytest's tmp_path sits in a folder only root may enter; the child needs its own.
         scratch = Path(tempfile.mkdtemp(prefix="discovery-"))
@@ -445,7 +449,7 @@ def test_unreadable_folders_are_skipped(tmp_path: Path) -> None:
         else:
             models = discover((folder, locked), roots=[], project_dir=scratch / "p", user_dir=scratch / "u")
             found = [m.path for m in models]
-        assert found == [kept]
+        assert found == [locked_file, kept]  # the file is listed: reading it then says "permission denied"
     finally:
         locked.chmod(0o755)
         if scratch != tmp_path:

@@ -22,8 +22,8 @@ from desktop_app.models.gguf_meta import (
     read_metadata,
 )
 from tests.ggufs import write_big_vocab_gguf, write_tiny_gguf
+from tests.unprivileged import as_ordinary_user, open_folder
 
-DEMO_MODEL = Path("/work/main/local_models/SmolLM2-135M-Instruct.Q4_1.gguf")
 TEMPLATE = "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}<|assistant|>"
 
 
@@ -48,11 +48,9 @@ def tiny_parameters(vocab: int, n_layer: int, n_embd: int, n_head: int, n_head_k
 
 
 @pytest.mark.model
-def test_demo_model_matches_gguf_reader() -> None:
-    if not DEMO_MODEL.exists():
-        pytest.skip(f"demo model {DEMO_MODEL} is absent; run `make setup` to extract it")
-    info = read_metadata(DEMO_MODEL)
-    reader = gguf.GGUFReader(DEMO_MODEL)
+def test_demo_model_matches_gguf_reader(demo_model: Path) -> None:
+    info = read_metadata(demo_model)
+    reader = gguf.GGUFReader(demo_model)
     assert info.parameters == sum(int(t.n_elements) for t in reader.tensors)
     assert 130_000_000 < info.parameters < 140_000_000
     assert info.tensor_count == len(reader.tensors)
@@ -62,9 +60,9 @@ def test_demo_model_matches_gguf_reader() -> None:
     assert (info.context_length, info.layers, info.embedding_size) == (8192, 30, 576)
     assert (info.attention_heads, info.kv_heads, info.head_size) == (9, 3, 64)
     assert info.vocab_size == len(reader.fields["tokenizer.ggml.tokens"].data)
-    assert info.file_size == DEMO_MODEL.stat().st_size
+    assert info.file_size == demo_model.stat().st_size
     assert info.gguf_version == 3
-    assert "im_start" in (read_chat_template(DEMO_MODEL) or "")
+    assert "im_start" in (read_chat_template(demo_model) or "")
 
 
 def test_tiny_model_fields(tiny: Path) -> None:
@@ -186,7 +184,7 @@ def test_reader_does_not_import_numpy_or_gguf() -> None:
 
 
 def test_tiny_model_loads_and_generates_in_llama_cpp(tmp_path: Path) -> None:
-    llama_cpp = pytest.importorskip("llama_cpp")
+    import llama_cpp
     path = write_tiny_gguf(tmp_path / "tiny.gguf", chat_template=TEMPLATE)
     llm = llama_cpp.Llama(model_path=str(path), n_ctx=128, verbose=False)
     try:
@@ -218,12 +216,14 @@ def test_folder(tmp_path: Path) -> None:
     expect_error(tmp_path, "is a folder")
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root (or Windows) can read a chmod 000 file")
+@pytest.mark.skipif(os.name != "posix", reason="only POSIX systems make a chmod 000 file unreadable")
 def test_unreadable_file(tiny: Path, tmp_path: Path) -> None:
-    path = tmp_path / "locked.gguf"
-    path.write_bytes(tiny.read_bytes())
-    path.chmod(0)
-    expect_error(path, "permission denied")
+    with open_folder(tmp_path) as folder:
+        path = folder / "locked.gguf"
+        path.write_bytes(tiny.read_bytes())
+        path.chmod(0)
+        message = as_ordinary_user(lambda: expect_error(path, "permission denied"))
+    assert message.startswith(str(path))
 
 
 def test_empty_file(tmp_path: Path) -> None:

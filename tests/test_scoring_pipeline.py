@@ -103,7 +103,8 @@ def test_an_unreadable_verdict_is_an_error_not_a_zero(run, judges) -> None:
     judge = judges("I think it is good.")
     finished = list(RunScorer(runner).score(run_id, ScoringOptions(judge=ref(judge))))[-1]
     assert finished.errors == 8
-    assert all(j["error"] and j["reason"] == "I think it is good." for j in store.judgments(run_id))
+    judgments = store.judgments(run_id)
+    assert len(judgments) == 8 and all(j["error"] and j["reason"] == "I think it is good." for j in judgments)
     for row in store.results(run_id):
         grade = json.loads(row["grade_json"]) if row["grade_json"] else None
         if grade is None:

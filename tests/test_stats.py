@@ -118,3 +118,17 @@ def test_cases_to_decide_is_where_the_interval_clears_the_tolerance() -> None:
     assert low_end(int(needed * 1.1)) > -0.05 > low_end(int(needed * 0.8))
     # The other way: a clearly worse mean decides with fewer cases the further it is from the mark.
     assert cases_to_decide(-0.3, 0.3, -0.05) < cases_to_decide(-0.1, 0.3, -0.05)
+
+
+def test_exact_mcnemar_stays_exact_and_fast_with_many_discordant_cases() -> None:
+    # 24,500 discordant cases: the exact binomial coefficients have thousands of digits; summing
+    # them took seconds per call and froze the Tradeoff screen on a 100,000-answer run.
+    import time
+
+    started = time.perf_counter()
+    p = mcnemar_exact_p(12_000, 12_500)
+    assert time.perf_counter() - started < 0.5
+    # Normal approximation with continuity correction: z = (500 - 1) / sqrt(24500)
+    assert p == pytest.approx(math.erfc((500 - 1) / math.sqrt(24_500) / math.sqrt(2)), rel=0.02)
+    assert mcnemar_exact_p(200, 260) == pytest.approx(
+        2 * sum(math.comb(460, k) for k in range(201)) / 2 ** 460, rel=1e-9)

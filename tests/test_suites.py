@@ -13,6 +13,7 @@ import pytest
 
 from desktop_app.errors import UserError
 from desktop_app.suites import Case, Check, Suite, SuiteError, load_suite
+from tests.unprivileged import as_ordinary_user, open_folder
 
 SUITES = Path(__file__).resolve().parent.parent / "resources" / "suites"
 
@@ -259,14 +260,15 @@ def test_unsupported_extension(tmp_path: Path) -> None:
     assert "unsupported suite format .json" in message and ".jsonl" in message and ".csv" in message
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+@pytest.mark.skipif(os.name != "posix", reason="only POSIX systems make a chmod 000 file unreadable")
 def test_unreadable_file(tmp_path: Path) -> None:
-    path = write(tmp_path, "locked.jsonl", '{"prompt": "x"}\n')
-    path.chmod(0)
-    try:
-        assert "cannot read" in load_error(path, line=None, field=None)
-    finally:
-        path.chmod(0o600)
+    with open_folder(tmp_path) as folder:
+        path = write(folder, "locked.jsonl", '{"prompt": "x"}\n')
+        path.chmod(0)
+        try:
+            assert "cannot read" in as_ordinary_user(lambda: load_error(path, line=None, field=None))
+        finally:
+            path.chmod(0o600)
 
 
 def test_unreadable_file_even_as_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,9 +12,9 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from desktop_app.analysis.summary import ModelSummary, summarize
+from desktop_app.analysis.summary import ModelSummary, RunSummary, summarize
 from desktop_app.costing.energy import electricity_cost_usd
-from desktop_app.costing.prices import ApiPricing
+from desktop_app.costing.prices import pricing_for
 from desktop_app.errors import UserError
 from desktop_app.providers.api import ApiModelSpec
 from desktop_app.settings import Settings
@@ -73,8 +73,12 @@ class Projection:
         return asdict(self)
 
 
-def project(store: Store, run_id: str, settings: Settings, volume: Volume) -> Projection:
-    summary = summarize(store, run_id, settings)  # the plot's own prices and settings
+def project(store: Store, run_id: str, settings: Settings, volume: Volume,
+            summary: RunSummary | None = None) -> Projection:
+    """Each model of the run at `volume`. `summary`: the run's figures already summarized under these same
+    settings (the plot's), so a new volume costs no second pass over every answer."""
+    if summary is None or summary.run["id"] != run_id:
+        summary = summarize(store, run_id, settings)  # the plot's own prices and settings
     specs = {m["model_key"]: json.loads(m["spec_json"]) for m in store.run_models(summary.run["id"])}
     hardware_monthly = settings.hardware_usd / (settings.hardware_lifetime_years * 12)
     models = []
@@ -156,7 +160,7 @@ def _local(m: ModelSummary, volume: Volume, settings: Settings, hardware_monthly
 
 
 def _api(m: ModelSummary, spec: ApiModelSpec, volume: Volume, settings: Settings) -> ModelProjection:
-    pricing = ApiPricing(spec, settings.price_override(spec.ref))
+    pricing = pricing_for(spec, settings)
     seconds = _seconds(m, volume)
     cost = pricing.cost(volume.input_tokens, volume.output_tokens, seconds=seconds)
     if cost.usd is None:

@@ -143,8 +143,17 @@ def mcnemar_exact_p(only_a: int, only_b: int) -> float:
     total = only_a + only_b
     if total == 0:
         return 1.0
-    tail = sum(math.comb(total, k) for k in range(min(only_a, only_b) + 1))
-    return min(1.0, 2 * tail / 2 ** total)
+    # Summed in log space: with tens of thousands of discordant cases the exact binomial
+    # coefficients are integers of thousands of digits (seconds per call); their logs are not.
+    log_half = total * math.log(0.5)
+    logs = [_log_comb(total, k) + log_half for k in range(min(only_a, only_b) + 1)]
+    peak = max(logs)
+    tail = math.exp(peak) * math.fsum(math.exp(x - peak) for x in logs)
+    return min(1.0, 2 * tail)
+
+
+def _log_comb(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
 
 
 def mcnemar_exact(pass_a: Mapping[Hashable, bool], pass_b: Mapping[Hashable, bool]) -> float:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from desktop_app.analysis.stats import bootstrap_mean, stable_seed
 from desktop_app.costing.answer_cost import machine_seconds, reprice
-from desktop_app.costing.prices import ApiPricing
+from desktop_app.costing.prices import pricing_for
 from desktop_app.providers.api import ApiModelSpec
 from desktop_app.settings import Settings
 from desktop_app.storage.store import Store
@@ -121,7 +121,7 @@ def summarize(store: Store, run_id: str, settings: Settings | None = None,
     the plot, the tables and the projection share); without, at what was stored when it ran. With
     `this_machine`, each local model says whether it fits it."""
     run = store.run(run_id)
-    suite_cases = json.loads(run["suite_json"])["cases"]
+    suite_cases = store.suite_cases(run["id"])  # case by case: a large suite never holds the lock long
     cases = len(suite_cases)
     case_tags = {str(c.get("id")): tuple(c.get("tags") or ()) for c in suite_cases}
     rows_by_model: dict[str, list[dict[str, Any]]] = {}
@@ -133,20 +133,31 @@ def summarize(store: Store, run_id: str, settings: Settings | None = None,
     models = []
     for model in store.run_models(run["id"]):
         metadata = json.loads(model["metadata_json"] or "{}")
-        rows = rows_by_model.get(model["model_key"], [])
+        rows = rows_by_model.pop(model["model_key"], [])
         if settings is not None:
             pricing = None
             if model["provider"] != "llama.cpp":
                 spec = ApiModelSpec.from_dict(json.loads(model["spec_json"]))
-                pricing = ApiPricing(spec, settings.price_override(spec.ref))
-            rows = [{**r, "cost_usd": reprice(r, settings, pricing)} for r in rows]
+                pricing = pricing_for(spec, settings)
+            for r in rows:  # this function's own rows: priced anew in place, not copied
+                r["cost_usd"] = reprice(r, settings, pricing)
         spec = json.loads(model["spec_json"] or "{}")
         summary = _summarize_model(model["model_key"], model["provider"], model["path"], metadata,
                                    cases, rows, _Reference(spec.get("n_threads"), hardware, origin_hardware))
         summary = dataclasses.replace(summary, **_quality(run["id"], model["model_key"], rows, case_tags),
                                       **_fit(model["provider"], metadata, spec, this_machine))
         models.append(summary)
+        _let_go(rows)
+    for rows in rows_by_model.values():  # answers of a model no longer in the run
+        _let_go(rows)
     return RunSummary(run, models)
+
+
+def _let_go(rows: list[Any], step: int = 500) -> None:
+    """Free a long list a slice at a time. 100,000 answers freed at once hold Python's lock for 0.4 s: the app
+    summarizes on a worker thread, and its window would stall for as long."""
+    while rows:
+        del rows[-step:]
 
 
 def _quality(run_id: str, model: str, rows: list[dict[str, Any]],

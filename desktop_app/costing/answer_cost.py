@@ -32,6 +32,12 @@ def local_cost(joules: float, machine_seconds: float, settings: Settings,
     return energy + hardware, detail
 
 
+def local_usd_per_second(settings: Settings) -> float:
+    """What a second of local inference costs at the configured wattage, machine price included: the
+    figure a live estimate counts up by while an answer streams, before its energy is measured."""
+    return local_cost(settings.device_watts, 1.0, settings)[0]  # a second at `watts` is `watts` joules
+
+
 def machine_seconds(row: dict[str, Any]) -> float:
     """A local answer's share of the machine's time; answers stored before sharing was split count
     their own wall time."""

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desktop_app.errors import UserError
 from desktop_app.providers.api import ApiModelSpec, estimate_prompt_tokens
 from desktop_app.providers.base import Request
 from desktop_app.units import format_usd_price
 from desktop_app.versions import installed_version
+
+if TYPE_CHECKING:
+    from desktop_app.settings import Settings
 
 
 class PriceError(UserError):
@@ -57,6 +60,25 @@ class PriceOverride:
             return f"{format_usd_price(self.usd_per_hour)}/hour (your price)"
         return (f"{format_usd_price(self.input_usd_per_mtok)} in / {format_usd_price(self.output_usd_per_mtok)} "
                 f"out per M tokens (your price)")
+
+
+def price_override(settings: Settings, ref: str) -> PriceOverride | None:
+    """The user's own price for an API model (None: the published one), as Settings keeps it; an entry
+    that is not a valid price is a plain error naming it and how to fix it."""
+    data = settings.price_overrides.get(ref)
+    if not data:
+        return None
+    try:
+        return PriceOverride.from_dict(data, where=ref)
+    except PriceError as exc:
+        raise PriceError(f"settings: price_overrides: {exc}; set it again with `modelscout prices set {ref} "
+                         f"...` (or in Settings > API models), or delete it with `modelscout prices delete "
+                         f"{ref}`") from None
+
+
+def pricing_for(spec: ApiModelSpec, settings: Settings) -> ApiPricing:
+    """How an API model is priced under the user's settings: their price for it, else the published one."""
+    return ApiPricing(spec, price_override(settings, spec.ref))
 
 
 def _price_text(price: Any) -> str:

@@ -118,6 +118,27 @@ class ModelCatalog:
             return None
         return self._cached(key, stamp, "sha256")
 
+    def load_check(self, path: str | os.PathLike, build: str) -> tuple[bool, str | None]:
+        """(known, error) of llama.cpp opening the file, as remembered for this llama.cpp build; the
+        answer is forgotten when the file or the build changes. Never reads the file."""
+        try:
+            key, stamp = self._stamp(path)
+        except GGUFError:
+            return False, None
+        cached = self._cached(key, stamp, "llama_check")
+        if not isinstance(cached, dict) or cached.get("build") != build:
+            return False, None
+        return True, cached.get("error")
+
+    def remember_load_check(self, path: str | os.PathLike, build: str, error: str | None) -> None:
+        """Keep what llama.cpp said about opening the file (None: it opened), until the file or build changes."""
+        try:
+            key, stamp = self._stamp(path)
+        except GGUFError:
+            return
+        with self._lock:
+            self._store(key, stamp, "llama_check", {"build": build, "error": error})
+
     def save(self) -> None:
         """Write the cache if it changed: to a temporary file, then renamed over the old one."""
         # The lock is held while writing so that two saves cannot land in the wrong order.
@@ -125,8 +146,12 @@ class ModelCatalog:
             if not self._dirty:
                 return
             payload = json.dumps({"format": CACHE_FORMAT, "entries": self._entries}, separators=(",", ":"))
-            self.cache_file.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp_name = tempfile.mkstemp(prefix=".models-", suffix=".json.tmp", dir=self.cache_file.parent)
+            try:
+                self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+                fd, temp_name = tempfile.mkstemp(prefix=".models-", suffix=".json.tmp",
+                                                 dir=self.cache_file.parent)
+            except OSError:
+                return  # a read-only data folder: the cache lives in memory for this session
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as temp:
                     temp.write(payload)

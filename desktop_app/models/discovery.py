@@ -25,7 +25,6 @@ SOURCES: tuple[str, ...] = (
     "llama.cpp",
 )
 
-GGUF_MAGIC = b"GGUF"
 OLLAMA_MODEL_MEDIA_TYPE = "application/vnd.ollama.image.model"
 OLLAMA_DEFAULT_REGISTRY = "registry.ollama.ai"
 OLLAMA_DEFAULT_NAMESPACE = "library"
@@ -116,7 +115,11 @@ def discover(
     project_dir: Path | None = None,
     user_dir: Path | None = None,
 ) -> list[DiscoveredModel]:
-    """Every loadable GGUF model under the project, user, added and other apps' folders, each file once."""
+    """Every GGUF model file under the project, user, added and other apps' folders, each file once.
+
+    Files named like models are listed even when they are not usable (empty, not GGUF, a Git LFS
+    pointer): the metadata read says why, and the library shows it rather than hiding the file.
+    """
     project_dir = paths.PROJECT_MODELS_DIR if project_dir is None else project_dir
     user_dir = paths.user_models_dir() if user_dir is None else user_dir
     all_roots = [SearchRoot("project", project_dir), SearchRoot("user", user_dir)]
@@ -220,13 +223,13 @@ def _scan_root(root: SearchRoot) -> Iterator[DiscoveredModel]:
         yield from _scan_ollama(path, root.source)
         return
     if _is_file(path):  # a single model file added as a "folder"
-        model = _model_if_loadable(path, root.source, _display_name(path.name))
+        model = _found_file(path, root.source, _display_name(path.name))
         if model:
             yield model
         return
     hf_repos_only = root.source == "huggingface"
     for file, label in _walk_folder(path, hf_aware=True, hf_repos_only=hf_repos_only):
-        model = _model_if_loadable(file, root.source, label)
+        model = _found_file(file, root.source, label)
         if model:
             yield model
 
@@ -315,7 +318,7 @@ def _scan_ollama(models_dir: Path, source: str) -> Iterator[DiscoveredModel]:
             for blob_name in (f"{algorithm}-{hex_digest}", digest):
                 blob = models_dir / "blobs" / blob_name
                 if _is_file(blob):
-                    found = _model_if_loadable(blob, source, _ollama_name(registry, namespace, model, tag))
+                    found = _found_file(blob, source, _ollama_name(registry, namespace, model, tag))
                     if found:
                         yield found
                     break
@@ -389,13 +392,14 @@ def _display_name(name: str) -> str:
     return SHARD_PATTERN.sub(r"\3", name)
 
 
-def _model_if_loadable(path: Path, source: str, label: str) -> DiscoveredModel | None:
-    """The model if the file starts with the GGUF magic (this also rejects Git LFS pointer files)."""
+def _found_file(path: Path, source: str, label: str) -> DiscoveredModel | None:
+    """Every file that looks like a model by its name, whatever is inside it (None: it vanished).
+
+    Empty files, Git LFS pointers and other non-GGUF content are listed too: reading the metadata
+    (catalog.infos) says why each cannot be used, so nothing the user put there silently disappears.
+    """
     try:
         size = path.stat().st_size
-        with path.open("rb") as handle:
-            if handle.read(len(GGUF_MAGIC)) != GGUF_MAGIC:
-                return None
     except OSError:
         return None
     return DiscoveredModel(path=Path(os.path.abspath(path)), source=source, label=label, size_bytes=size)

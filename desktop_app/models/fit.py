@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -12,12 +13,13 @@ from desktop_app.models.hardware import Gpu, Hardware
 from desktop_app.providers.llama_caps import GPU_BACKENDS
 from desktop_app.units import format_bytes
 
-__all__ = ["Fit", "estimate_fit", "format_bytes", "CACHE_TYPE_BYTES", "DEFAULT_CONTEXT_CAP"]
+__all__ = ["Fit", "estimate_fit", "will_not_load", "format_bytes", "CACHE_TYPE_BYTES", "DEFAULT_CONTEXT_CAP"]
 
 FULL_GPU = "full_gpu"
 PARTIAL_GPU = "partial_gpu"
 CPU_ONLY = "cpu_only"
 WILL_NOT_FIT = "will_not_fit"
+WILL_NOT_LOAD = "will_not_load"  # it would fit, but this llama.cpp cannot open it (e.g. an unknown architecture)
 
 MiB = 1024**2
 
@@ -45,7 +47,7 @@ FALLBACK_HEAD_SIZE = 128
 class Fit:
     """The verdict and the numbers behind it; all sizes in bytes."""
 
-    verdict: str  # "full_gpu", "partial_gpu", "cpu_only" or "will_not_fit"
+    verdict: str  # "full_gpu", "partial_gpu", "cpu_only", "will_not_fit" or "will_not_load"
     estimated_bytes: int  # weights + KV cache + overhead
     weights_bytes: int
     kv_cache_bytes: int
@@ -57,7 +59,8 @@ class Fit:
 
     @property
     def fits(self) -> bool:
-        return self.verdict != WILL_NOT_FIT
+        """Whether a run can use the model here: it fits in memory and llama.cpp can open it."""
+        return self.verdict not in (WILL_NOT_FIT, WILL_NOT_LOAD)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,6 +131,12 @@ def estimate_fit(
         context=context,
         reason=reason,
     )
+
+
+def will_not_load(fit: Fit, why: str) -> Fit:
+    """The memory estimate kept (it still says what the model would need), the verdict replaced: this
+    llama.cpp cannot open the file, so whether it would fit does not matter to a run."""
+    return dataclasses.replace(fit, verdict=WILL_NOT_LOAD, gpu_layers=0, reason=f"{why}; {fit.reason}")
 
 
 def cpu_only_build_note(hardware: Hardware) -> str:

@@ -42,6 +42,9 @@ class ApiModelSpec:
     # The longest an answer may spend on the wire, every attempt together; it bounds what an answer
     # priced by the hour can cost. None: no bound.
     deadline_s: float | None = None
+    # What the user calls it (`NAME=provider:model`, or the Add API model dialog); None: see api_model_name.
+    # Not part of the model's identity: renaming a model keeps its stored answers reusable.
+    display_name: str | None = None
 
     def __post_init__(self) -> None:
         if self.provider not in API_PROVIDERS:
@@ -56,6 +59,8 @@ class ApiModelSpec:
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise UserError(f"{self.base_url!r} is not an http(s) URL; write it like "
                                 f"http://127.0.0.1:8080/v1")
+        if self.display_name is not None and (not self.display_name.strip() or "\n" in self.display_name):
+            raise UserError(f"{self.ref}: a model's name must be one line of text, e.g. smol=openai:gpt-4o-mini")
         if self.timeout_s <= 0 or self.max_retries < 0 or self.max_concurrency < 1 or \
                 (self.deadline_s is not None and self.deadline_s <= 0):
             raise UserError(f"{self.ref}: timeout must be above 0, retries 0 or more, concurrency 1 or more")
@@ -92,15 +97,50 @@ class ApiModelSpec:
 
 
 def parse_model_ref(text: str) -> ApiModelSpec | None:
-    """An API model from `provider:model[@base_url]`, or None when the text names a local file."""
-    provider, sep, rest = text.partition(":")
+    """An API model from `[NAME=]provider:model[@base_url]`, or None when the text names a local file.
+
+    NAME is what tables and plots call the model (e.g. `smol=openai-compatible:/models/smol.gguf@URL`).
+    """
+    name, eq, ref = text.partition("=")
+    if not eq or ":" in name or not ref.partition(":")[0] in API_PROVIDERS:
+        name, ref = "", text  # no name given (an "=" inside a URL or a path is not one)
+    provider, sep, rest = ref.partition(":")
     if not sep or provider not in API_PROVIDERS:
         return None  # a path, even one with a drive letter
     model, at, base_url = rest.partition("@") if provider == "openai-compatible" else (rest, "", "")
     if provider == "openai-compatible" and not at:
-        raise UserError(f"{text!r}: an openai-compatible model needs its server, as "
+        raise UserError(f"{ref!r}: an openai-compatible model needs its server, as "
                         f"openai-compatible:MODEL@http://host:port/v1")
-    return ApiModelSpec(provider, model.strip(), base_url.strip().rstrip("/") or None)
+    return ApiModelSpec(provider, model.strip(), base_url.strip().rstrip("/") or None,
+                        display_name=name.strip() or None)
+
+
+def api_model_name(spec: ApiModelSpec) -> str:
+    """What an API model is called in runs, tables and plots: the user's name for it; for a compatible
+    server, `model @ host:port`, the model named by its file when the server reports a path (llama.cpp's
+    server does); else the reference (openai:gpt-4o-mini)."""
+    if spec.display_name:
+        return spec.display_name.strip()
+    if spec.provider == "openai-compatible":
+        return f"{short_model_name(spec.model)} @ {keys.name_for_url(spec.endpoint)}"
+    return spec.ref
+
+
+_SPLIT_SUFFIX = re.compile(r"-\d{5}-of-\d{5}$")
+
+
+def short_model_name(model: str) -> str:
+    """A model id as a person names it: "/srv/models/smol.gguf" -> "smol"; other ids stay as they are
+    ("Qwen/Qwen2.5-7B-Instruct" is a repository, not a path)."""
+    text = model.strip()
+    is_path = text.startswith(("/", "~", "\\", "./", "../")) or bool(re.match(r"^[A-Za-z]:[\\/]", text)) \
+        or text.lower().endswith(".gguf")
+    if not is_path:
+        return text
+    name = re.split(r"[\\/]", text.rstrip("/\\"))[-1]
+    if name.lower().endswith(".gguf"):
+        name = _SPLIT_SUFFIX.sub("", name[:-5])
+    return name or text
 
 
 def display_url(url: str) -> str:

@@ -141,14 +141,12 @@ def _write_cache(cache: Path, caps: LlamaCapabilities) -> None:
 
 
 def _ask(version: str) -> LlamaCapabilities:
-    from desktop_app.providers import llama_worker
+    from desktop_app.providers import llama_worker, worker_process
 
     ctx = multiprocessing.get_context("spawn")
     receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=llama_worker.capabilities_main, args=(sender,), name="llama-capabilities",
-                       daemon=True)
-    try:
-        proc.start()
+    try:  # a worker that leaves quietly with its parent and ignores the terminal's Ctrl-C
+        proc = worker_process.start(ctx, llama_worker.capabilities_main, (sender,), "llama-capabilities")
     except OSError as exc:
         return LlamaCapabilities(version, False, (), error=f"could not start a process to ask llama.cpp: {exc}")
     finally:

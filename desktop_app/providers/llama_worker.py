@@ -156,6 +156,7 @@ class _Engine:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         self.llama_cpp = llama_cpp
+        self.closing = False  # told to close while answering
         _install_log_capture(llama_cpp)
         kwargs: dict[str, Any] = {
             "model_path": spec["path"],
@@ -213,6 +214,16 @@ class _Engine:
                                                     len(self._piece_buffer), 0, special)
         return self._piece_buffer.raw[:n]
 
+    def _told_to_stop(self, conn: Connection) -> bool:
+        """A message came while answering: a cancel, or (the model being unloaded) a close, which is
+        carried out once the answer is sent. A closed pipe (the parent died) ends the worker here."""
+        if not conn.poll():
+            return False
+        message = conn.recv()  # EOFError: the parent is gone, and the worker leaves quietly
+        if message[0] == "close":
+            self.closing = True
+        return True
+
     def format(self, messages: list[dict[str, str]]) -> tuple[str, list[str], bool]:
         """The prompt text, the stop strings its format ends a turn with, and whether to add BOS."""
         if self.formatter is not None:
@@ -225,7 +236,9 @@ class _Engine:
         text = "\n\n".join(m["content"] for m in messages if m["content"])
         return text, [], True
 
-    def generate(self, request: dict[str, Any], conn: Connection, cancel: Any) -> dict[str, Any]:
+    def generate(self, request: dict[str, Any], conn: Connection) -> dict[str, Any]:
+        """Answer one request, streaming its text over `conn`; between tokens the parent's messages are
+        read, so a cancel stops the answer at the next token and a dead parent ends the worker."""
         started = time.perf_counter()
         sampling = request["sampling"]
         result: dict[str, Any] = {"text": "", "finish_reason": None}
@@ -234,9 +247,9 @@ class _Engine:
         result["prompt_tokens"] = len(prompt)
         n_ctx = self.llm.n_ctx()
         if len(prompt) >= n_ctx:
-            result.update(finish_reason="error", completion_tokens=0, error=(
+            result.update(finish_reason="error", completion_tokens=0, error_kind="permanent", error=(
                 f"the prompt is {len(prompt)} tokens, more than the context size of {n_ctx}; "
-                f"raise the context size or shorten the prompt"))
+                f"raise the context size or shorten the prompt"))  # permanent: the same prompt never fits
             return result
         max_tokens = min(sampling["max_tokens"], n_ctx - len(prompt))
         stops = [s for s in (*sampling.get("stop", ()), *format_stops) if s]
@@ -265,7 +278,7 @@ class _Engine:
                 sampled += 1
                 if first_at is None:
                     first_at = last_at
-                if cancel.is_set():
+                if self._told_to_stop(conn):
                     finish = "cancelled"
                     break
                 if is_eog(self.vocab, token):
@@ -341,8 +354,9 @@ def _held_back(text: str, stops: list[str]) -> int:
     return held
 
 
-def main(conn: Connection, cancel: Any, spec: dict[str, Any]) -> None:
-    """Entry point of the worker process."""
+def main(conn: Connection, spec: dict[str, Any]) -> None:
+    """Entry point of the worker process (started through worker_process.start, which makes it leave
+    quietly with its parent). Messages: ("generate", request), ("cancel",) and ("close",)."""
     if hasattr(os, "nice"):
         # Below the app's own priority: when cores are short, the window repaints first.
         os.nice(5)
@@ -363,25 +377,28 @@ def main(conn: Connection, cancel: Any, spec: dict[str, Any]) -> None:
                          "turn_stops": engine.turn_stops,
                          "threads": engine.threads,
                          "peak_memory_bytes": _peak_memory_bytes()}))
-    while True:
+    while not engine.closing:
         try:
             message = conn.recv()
         except (EOFError, OSError):
             return  # the app went away
         if message[0] == "close":
-            engine.llm.close()
-            return
+            break
         if message[0] == "generate":
             peak = PeakMemory()
             peak.start()
             try:
-                result = engine.generate(message[1], conn, cancel)
+                result = engine.generate(message[1], conn)
+            except (EOFError, BrokenPipeError, ConnectionResetError):
+                raise  # the parent is gone: nothing to answer, and the worker leaves quietly
             except Exception as exc:
                 result = {"finish_reason": "error", "error": f"llama.cpp failed: {exc}"}
             result["peak_memory_bytes"], result["peak_memory_scope"] = peak.finish()
             result["chat_template"] = engine.template_source
             result["threads"] = engine.threads
             conn.send(("done", result))
+        # ("cancel",) for an answer already sent: nothing left to stop
+    engine.llm.close()
 
 
 def check_main(conn: Connection, model_paths: list[str]) -> None:

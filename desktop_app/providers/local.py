@@ -15,7 +15,7 @@ from typing import Any
 
 import psutil
 
-from desktop_app.providers import llama_worker
+from desktop_app.providers import llama_worker, worker_process
 from desktop_app.providers.base import ProviderError, Request, Result, Token
 from desktop_app.versions import installed_version
 
@@ -54,7 +54,7 @@ class LocalProvider:
         self.load_info: dict[str, Any] = {}
         self._proc: multiprocessing.process.BaseProcess | None = None
         self._conn: Any = None
-        self._cancel: Any = None
+        self._cancel_sent = False  # the worker was told to stop the answer under way
         self._lock = threading.Lock()  # a llama.cpp context takes one request at a time
         self._identity: dict[str, Any] | None = None
 
@@ -75,11 +75,11 @@ class LocalProvider:
         check_chat_template(self.spec)
         ctx = multiprocessing.get_context("spawn")  # fork is unsafe with threads and native state
         parent_conn, child_conn = ctx.Pipe()
-        self._cancel = ctx.Event()
         started = time.perf_counter()
-        proc = ctx.Process(target=llama_worker.main, args=(child_conn, self._cancel, self.spec.to_dict()),
-                           name=f"llama-worker {self.label}", daemon=True)
-        proc.start()
+        # A cancel is a message on the pipe, not a multiprocessing Event: an Event's semaphores are
+        # registered with the resource tracker, which warns of "leaked semaphores" when the app is killed.
+        proc = worker_process.start(ctx, llama_worker.main, (child_conn, self.spec.to_dict()),
+                                    f"llama-worker {self.label}")
         child_conn.close()
         self._proc, self._conn = proc, parent_conn
         try:
@@ -143,7 +143,7 @@ class LocalProvider:
                 yield Result(finish_reason="error", error=str(exc), wall_time_ms=_ms_since(started),
                              error_kind=load_error_kind(str(exc)))
                 return
-            self._cancel.clear()
+            self._cancel_sent = False
             finished = False
             try:
                 self._conn.send(("generate", request.to_dict()))
@@ -167,18 +167,28 @@ class LocalProvider:
                     self._drain()
 
     def _drain(self) -> None:
-        self._cancel.set()
+        self._send_cancel()
         try:
             while self._receive()[0] != "done":
                 pass
         except (_WorkerDied, OSError):
             self._reset()
 
+    def _send_cancel(self) -> None:
+        """Ask the worker to stop the answer under way (once); it reads the pipe between tokens."""
+        if self._cancel_sent:
+            return
+        self._cancel_sent = True
+        try:
+            self._conn.send(("cancel",))
+        except (OSError, ValueError):
+            pass  # the worker is gone: receiving says so
+
     def _receive(self, cancel: threading.Event | None = None) -> tuple[str, Any]:
         conn, proc = self._conn, self._proc
         while True:
             if cancel is not None and cancel.is_set():
-                self._cancel.set()
+                self._send_cancel()
             if conn.poll():
                 try:
                     return conn.recv()
@@ -198,9 +208,7 @@ def check_loadable(model_paths: list[str]) -> dict[str, str | None]:
     """
     ctx = multiprocessing.get_context("spawn")
     receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=llama_worker.check_main, args=(sender, list(model_paths)),
-                       name="llama-check", daemon=True)
-    proc.start()
+    proc = worker_process.start(ctx, llama_worker.check_main, (sender, list(model_paths)), "llama-check")
     sender.close()
     verdicts: dict[str, str | None] = {}
     try:

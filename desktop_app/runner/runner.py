@@ -12,6 +12,7 @@ import json
 import queue
 import re
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +23,12 @@ from desktop_app import keys
 from desktop_app.costing.budget import Budget
 from desktop_app.costing.answer_cost import local_cost
 from desktop_app.costing.energy import EnergyMeter
-from desktop_app.costing.prices import ApiPricing
+from desktop_app.costing.prices import ApiPricing, pricing_for
 from desktop_app.errors import UserError
 from desktop_app.models.catalog import ModelCatalog
 from desktop_app.models.fit import estimate_fit
 from desktop_app.models.hardware import Hardware, probe
-from desktop_app.providers.api import ApiModelSpec, display_url, parse_model_ref
+from desktop_app.providers.api import ApiModelSpec, api_model_name, display_url
 from desktop_app.providers.base import (
     Provider,
     ProviderError,
@@ -47,6 +48,7 @@ from desktop_app.providers.local import (
 from desktop_app.providers.pool import ModelPool
 from desktop_app.providers.registry import api_provider
 from desktop_app.runner.machine import Conditions, MachineLedger
+from desktop_app.runner.specs import model_spec, with_fitted_layers
 from desktop_app.runner.events import (
     BudgetReached,
     CaseFinished,
@@ -62,8 +64,10 @@ from desktop_app.runner.events import (
 )
 from desktop_app.scoring.checks import grade
 from desktop_app.settings import Settings
+from desktop_app.storage.ownership import HEARTBEAT_SECONDS
 from desktop_app.storage.store import Store, dumps
 from desktop_app.suites import Case, Suite
+from desktop_app.suites.limits import too_long
 from desktop_app.units import format_usd
 
 
@@ -107,21 +111,8 @@ class Runner:
                  gpu_layers: int | None = None) -> ModelSpec:
         """A model configuration from the user's settings, unless overridden: a GGUF path, or an
         API model as provider:model[@base_url]."""
-        api = parse_model_ref(str(path))
-        if api is not None:
-            return dataclasses.replace(api, timeout_s=self.settings.api_timeout_s,
-                                       max_retries=self.settings.api_max_retries,
-                                       max_concurrency=self.settings.api_max_concurrency,
-                                       deadline_s=self.settings.api_max_answer_s)
-        gpu = self.settings.gpu_layers if gpu_layers is None else gpu_layers
-        if not self.hardware.can_offload:  # no GPU, or a CPU-only llama.cpp that would ignore the layers
-            gpu = 0
-        resolved = str(Path(path).resolve())
-        return LocalModelSpec(path=resolved,
-                              n_ctx=context or self.settings.context_size,
-                              n_threads=threads or self.settings.threads or self.hardware.default_threads,
-                              n_gpu_layers=gpu,
-                              chat_template=self.settings.chat_templates.get(resolved))
+        return model_spec(self.settings, self.hardware, path, context=context, threads=threads,
+                          gpu_layers=gpu_layers)
 
     def plan_models(self, specs: Sequence[ModelSpec]) -> list[PlannedModel]:
         """Check every model before anything is stored: readable, fits this machine, hashed; an API
@@ -131,8 +122,7 @@ class Runner:
         for spec in specs:
             if isinstance(spec, ApiModelSpec):
                 keys.find(spec.key_name, required=spec.needs_key)  # no key: say so before anything runs
-                key = spec.ref if spec.provider != "openai-compatible" else \
-                    f"{spec.model}@{keys.name_for_url(spec.endpoint)}"
+                key = api_model_name(spec)  # never a server's file path
                 n, base = 2, key
                 while key in taken:
                     key, n = f"{base} #{n}", n + 1
@@ -148,8 +138,7 @@ class Runner:
                 raise UserError(f"{spec.path} does not fit this machine at a context of {spec.n_ctx} "
                                 f"tokens: {fit.reason}. Choose a smaller context (--context) or a "
                                 f"smaller quantization")
-            if spec.n_gpu_layers == -1 and fit.gpu_layers >= 0:  # offload as many layers as fit
-                spec = dataclasses.replace(spec, n_gpu_layers=fit.gpu_layers)
+            spec = with_fitted_layers(spec, fit)  # offload as many layers as fit
             # The file name tells variants of one model apart better than general.name does.
             key = Path(spec.path).stem
             if info.quantization.upper() not in key.upper():
@@ -175,7 +164,7 @@ class Runner:
         return planned
 
     def pricing(self, spec: ApiModelSpec) -> ApiPricing:
-        return ApiPricing(spec, self.settings.price_override(spec.ref))
+        return pricing_for(spec, self.settings)
 
     def estimate_cost(self, suite: Suite, specs: Sequence[ModelSpec], sampling: Sampling) -> list[CostEstimate]:
         """The most each API model in a planned run may cost (local models are not listed)."""
@@ -230,34 +219,38 @@ class Runner:
         cancel = cancel or threading.Event()
         run = self.store.run(run_id)
         run_id = run["id"]
-        suite = Suite.from_dict(json.loads(run["suite_json"]))
-        sampling = Sampling.from_dict(json.loads(run["sampling_json"]))
-        models = self.store.run_models(run_id)
-        done_cells = self.store.done_cells(run_id)
-        total = len(suite.cases) * len(models)
-        done = len(done_cells)
-        if max_cost_usd is not None:
-            self.store.set_cost_cap(run_id, max_cost_usd)
-        cap = max_cost_usd if max_cost_usd is not None else run.get("max_cost_usd")
-        budget = Budget(cap, self.store.api_spend(run_id))
-        self.store.set_run_status(run_id, "running")
-        yield RunStarted(run_id, total, done)
-        ledger = MachineLedger(EnergyMeter(self.settings.device_watts))
-        work = [(model, [c for c in suite.cases if (model["model_key"], c.id) not in done_cells])
-                for model in models]
-        work = [(model, cases) for model, cases in work if cases]
-        local = [(m, cases) for m, cases in work if not _is_api(m)]
-        sharing = len(local) if concurrent and len(local) > 1 else 1
-        local_streams = [self._run_model(run_id, model, cases, sampling, ledger, cancel, reuse, sharing)
-                         for model, cases in local]
-        if not concurrent and len(local_streams) > 1:
-            local_streams = [(e for stream in local_streams for e in stream)]
-        streams = local_streams + [self._run_api_model(run_id, model, cases, sampling, budget, cancel, reuse)
-                                   for model, cases in work if _is_api(model)]
+        # Another live process running it: refused (RunInUse) before anything of the run is touched.
+        self.store.claim_run(run_id)
         status, reason = "interrupted", None
         try:
+            suite = Suite.from_dict(json.loads(run["suite_json"]))
+            sampling = Sampling.from_dict(json.loads(run["sampling_json"]))
+            models = self.store.run_models(run_id)
+            done_cells = self.store.done_cells(run_id)
+            total = len(suite.cases) * len(models)
+            done = len(done_cells)
+            if max_cost_usd is not None:
+                self.store.set_cost_cap(run_id, max_cost_usd)
+            cap = max_cost_usd if max_cost_usd is not None else run.get("max_cost_usd")
+            budget = Budget(cap, self.store.api_spend(run_id))
+            self.store.set_run_status(run_id, "running")
+            yield RunStarted(run_id, total, done)
+            ledger = MachineLedger(EnergyMeter(self.settings.device_watts))
+            work = [(model, [c for c in suite.cases if (model["model_key"], c.id) not in done_cells])
+                    for model in models]
+            work = [(model, cases) for model, cases in work if cases]
+            local = [(m, cases) for m, cases in work if not _is_api(m)]
+            sharing = len(local) if concurrent and len(local) > 1 else 1
+            local_streams = [self._run_model(run_id, model, cases, sampling, ledger, cancel, reuse, sharing)
+                             for model, cases in local]
+            if not concurrent and len(local_streams) > 1:
+                local_streams = [(e for stream in local_streams for e in stream)]
+            streams = local_streams + [self._run_api_model(run_id, model, cases, sampling, budget, cancel, reuse)
+                                       for model, cases in work if _is_api(model)]
+            heartbeat = _Heartbeat(self.store, run_id)
             merged = _interleave(streams, cancel) if len(streams) > 1 else (e for s in streams for e in s)
             for event in merged:
+                heartbeat.beat()
                 if isinstance(event, CaseFinished):
                     done += 1
                     event = CaseFinished(event.model_key, event.case_id, event.row, event.reused, done, total)
@@ -273,7 +266,7 @@ class Runner:
             elif reason is None and cancel.is_set():
                 reason = "cancelled"
         finally:
-            self.store.set_run_status(run_id, status, reason)
+            self.store.set_run_status(run_id, status, reason)  # no longer running: its ownership ends too
         yield RunFinished(run_id, status, reason)
 
     def _outcome(self, run_id: str) -> tuple[str, str | None]:
@@ -287,6 +280,9 @@ class Runner:
         if retry:
             return "incomplete", (f"{len(retry)} of {len(rows)} answers failed for a reason that may pass "
                                   f"(e.g. {retry[0]['error']}); resume to retry them")
+        if errors:  # nothing left to try, but not every answer is there: said, never a silent "complete"
+            return "complete", (f"{len(errors)} of {len(rows)} answers failed for good and are stored as errors "
+                                f"(e.g. {errors[0]['error']}); resuming would not change them")
         return "complete", None
 
     def _run_model(self, run_id: str, model: dict[str, Any], cases: list[Case], sampling: Sampling,
@@ -313,6 +309,10 @@ class Runner:
                 if cancel.is_set():
                     return
                 request = _request_for(case, sampling)
+                if (problem := too_long(case.prompt, case.system, spec.n_ctx, f"{key}'s context")) is not None:
+                    # Certainly too long for this model: said once, never sent (the worker counts the rest).
+                    yield from self._fail_all(run_id, key, [case], sampling, problem, "permanent")
+                    continue
                 digest = request_hash(identity, request)
                 previous = self.store.reusable_result(digest) if reuse else None
                 if previous is not None:
@@ -321,6 +321,8 @@ class Runner:
                     continue
                 if not provider.loaded:
                     failure = yield from self._load(provider, key)
+                    if failure and cancel.is_set():  # stopped while loading (the app quitting kills a slow load)
+                        return
                     if failure:
                         yield from self._fail_all(run_id, key, cases[cases.index(case):], sampling, failure,
                                                   load_error_kind(failure))
@@ -489,6 +491,21 @@ class Runner:
         row["id"] = self.store.add_result(row)
         row["measured_in_run"] = previous["run_id"]
         return row
+
+
+class _Heartbeat:
+    """Renews the run's heartbeat every few seconds, from the thread that drives the run (the store's
+    connection is used under its lock, as for every write). Another machine sharing the data folder
+    judges the run alive by it; on this machine the owner's process id is enough."""
+
+    def __init__(self, store: Store, run_id: str) -> None:
+        self.store, self.run_id = store, run_id
+        self.last = time.monotonic()
+
+    def beat(self) -> None:
+        if time.monotonic() - self.last >= HEARTBEAT_SECONDS:
+            self.last = time.monotonic()
+            self.store.heartbeat(self.run_id)
 
 
 def _answer(provider: Provider, key: str, case_id: str, request: Request,

@@ -464,7 +464,8 @@ def _model_key(name: str, models: list[dict[str, Any]]) -> str:
     for model in models:
         if name == model["model_key"]:
             return name
-    target = name if parse_model_ref(name) else str(Path(name).expanduser().resolve())
+    api = parse_model_ref(name)
+    target = api.ref if api else str(Path(name).expanduser().resolve())  # a NAME= prefix is not the reference
     for model in models:
         if model["path"] in (name, target):
             return model["model_key"]

@@ -179,19 +179,43 @@ def m005_judgments_and_votes(db: sqlite_utils.Database) -> None:
     db["runs"].add_column("scoring_json", str)
 
 
-def apply(db: sqlite_utils.Database) -> list[str]:
-    """Apply the migrations not yet recorded; return the names applied now."""
+@migration
+def m006_run_owner(db: sqlite_utils.Database) -> None:
+    # The process running a run (see storage/ownership.py): a second process does not resume a run
+    # whose owner is alive. NULL: nobody runs it now (finished, stopped, or recorded before owners were).
+    runs = db["runs"]
+    runs.add_column("owner_pid", int)
+    runs.add_column("owner_host", str)
+    runs.add_column("owner_started", float)  # when the owner process started, seconds since the epoch
+    runs.add_column("heartbeat_at", str)  # renewed by the owner while it works
+
+
+def pending(db: sqlite_utils.Database) -> list[str]:
+    """The names of the migrations this database has not had (all of them for a new one)."""
     table = db["_migrations"]
-    if not table.exists():
-        table.create({"name": str, "applied_at": str}, pk="name")
-    done = {row["name"] for row in table.rows}
+    done = {row["name"] for row in table.rows} if table.exists() else set()
+    return [fn.__name__ for fn in MIGRATIONS if fn.__name__ not in done]
+
+
+def apply(db: sqlite_utils.Database) -> list[str]:
+    """Apply the migrations not yet recorded; return the names applied now.
+
+    Several connections may open a new database at once (the app's workers each open their own, a CLI may
+    start meanwhile): each migration is checked and applied under the write lock (BEGIN IMMEDIATE waits for
+    it as long as the connection's timeout allows), so it runs once, and no opener fails "database is locked".
+    """
+    if not pending(db):  # the usual case: nothing to do, no lock taken
+        return []
+    table = db["_migrations"]
     applied = []
     for fn in MIGRATIONS:
-        if fn.__name__ in done:
-            continue
         # A migration lands whole or not at all: DDL joins the explicit transaction.
-        db.execute("BEGIN")
+        db.execute("BEGIN IMMEDIATE")
         try:
+            db.execute("create table if not exists [_migrations] ([name] TEXT PRIMARY KEY, [applied_at] TEXT)")
+            if db.execute("select 1 from [_migrations] where name = ?", [fn.__name__]).fetchone():
+                db.conn.rollback()  # recorded already (perhaps by another connection just now)
+                continue
             fn(db)
             table.insert({"name": fn.__name__,
                           "applied_at": dt.datetime.now(dt.timezone.utc).isoformat()})

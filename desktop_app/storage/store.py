@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import secrets
 import sqlite3
 import threading
+import time
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,10 +20,17 @@ import sqlite_utils
 from desktop_app import paths
 from desktop_app.errors import UserError
 from desktop_app.storage import migrations
+from desktop_app.storage.ownership import RunOwner
 
 
 class StoreError(UserError):
     pass
+
+
+class RunInUse(StoreError):
+    """Another live process is running this run: resuming it here would answer its cases twice."""
+
+    exit_code = 2
 
 
 def now() -> str:
@@ -31,29 +41,88 @@ def dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
+def _read_only_reason(path: Path) -> str | None:
+    """Why the store at `path` cannot be written (its folder or the file is read-only), or None."""
+    folder = path.parent
+    if not os.access(folder, os.W_OK):
+        return (f"the data folder {folder} is read-only: make it writable, or choose a writable data folder "
+                f"(Settings > Data folder, or the {paths.HOME_ENV} environment variable)")
+    if path.exists() and not os.access(path, os.W_OK):
+        return (f"the database {path} is read-only: make it writable, or choose a writable data folder "
+                f"(Settings > Data folder, or the {paths.HOME_ENV} environment variable)")
+    return None
+
+
 class Store:
+    """The run database. Opened read-only when its folder or file cannot be written: every reading
+    query works, and the first write raises a StoreError that says what to do (`read_only` says why)."""
+
     def __init__(self, path: Path | None = None) -> None:
         self.path = Path(path) if path else paths.database_path()
         self._lock = threading.RLock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            # One connection serves a runner's model threads: every use of it holds _lock (sqlite-utils
-            # wraps queries in savepoints, which interleaved threads would tangle).
-            self.db = sqlite_utils.Database(sqlite3.connect(self.path, timeout=30, check_same_thread=False))
-            self.db.execute("PRAGMA foreign_keys = ON")
-            self.db.enable_wal()
-            migrations.apply(self.db)
+        except OSError as exc:
+            raise StoreError(f"cannot create the data folder {self.path.parent} ({exc.strerror}): make its "
+                             f"parent writable, or choose a writable data folder (Settings > Data folder, or "
+                             f"the {paths.HOME_ENV} environment variable)") from None
+        self.read_only = _read_only_reason(self.path)
+        try:
+            if self.read_only:
+                self.db = self._open_read_only()
+            else:
+                # One connection serves a runner's model threads: every use of it holds _lock (sqlite-utils
+                # wraps queries in savepoints, which interleaved threads would tangle).
+                self.db = sqlite_utils.Database(sqlite3.connect(self.path, timeout=30, check_same_thread=False))
+                self.db.execute("PRAGMA foreign_keys = ON")
+                _enable_wal(self.db)
+                migrations.apply(self.db)
         except sqlite3.DatabaseError as exc:
+            if _is_read_only_error(exc):  # a read-only mount or a file system that refuses writes
+                raise StoreError(_read_only_reason(self.path) or
+                                 f"the database {self.path} cannot be written ({exc}): make it writable, or "
+                                 f"choose a writable data folder (Settings > Data folder, or the "
+                                 f"{paths.HOME_ENV} environment variable)") from None
             raise StoreError(f"cannot open the ModelScout database {self.path}: {exc}. If the file is "
                              f"damaged, move it away and ModelScout starts a new one") from None
+
+    def _open_read_only(self) -> sqlite_utils.Database:
+        """Open for reading only: no migration, no journal change. Where SQLite cannot even create the WAL
+        index beside the file, the file is opened as immutable (nothing else can be writing it then)."""
+        if not self.path.exists():
+            raise StoreError(f"{self.read_only}; ModelScout cannot create its database {self.path} there")
+        uri = "file:" + urllib.parse.quote(str(self.path))
+        try:
+            conn = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=30, check_same_thread=False)
+            conn.execute("select count(*) from sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            conn = sqlite3.connect(uri + "?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        db = sqlite_utils.Database(conn)
+        missing = migrations.pending(db)
+        if missing:
+            raise StoreError(f"the database {self.path} was written by an older ModelScout and needs an update "
+                             f"before it can be read, but {self.read_only}")
+        return db
+
+    def require_writable(self) -> None:
+        """Fail now, in words, rather than halfway through a write."""
+        if self.read_only:
+            raise StoreError(self.read_only)
 
     def close(self) -> None:
         self.db.conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        with self._lock, self.db.conn:
-            yield
+        self.require_writable()
+        try:
+            with self._lock, self.db.conn:
+                yield
+        except sqlite3.OperationalError as exc:
+            if _is_read_only_error(exc):  # made read-only while open, or a mount that refuses writes
+                raise StoreError(_read_only_reason(self.path) or f"the database {self.path} cannot be "
+                                 f"written ({exc}): make it writable") from None
+            raise
 
     def _query(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
         with self._lock:
@@ -68,8 +137,12 @@ class Store:
                 return run_id
 
     def create_run(self, run: dict[str, Any], models: list[dict[str, Any]]) -> None:
+        """Store a planned run; one created running is owned by this process from the start."""
+        row = {"created_at": now(), "status": "running", **run}
+        if row["status"] == "running":
+            row.update(RunOwner.this_process().columns(now()))
         with self.transaction():
-            self.db["runs"].insert({"created_at": now(), "status": "running", **run})
+            self.db["runs"].insert(row)
             self.db["run_models"].insert_all(
                 {"run_id": run["id"], "position": i, **m} for i, m in enumerate(models))
 
@@ -89,21 +162,98 @@ class Store:
     def run(self, run_id: str) -> dict[str, Any]:
         return self._query("select * from runs where id = ?", [self.resolve_run_id(run_id)])[0]
 
-    def runs(self, limit: int = 50) -> list[dict[str, Any]]:
+    def suite_cases(self, run_id: str) -> list[dict[str, Any]]:
+        """The cases of the suite a run was made from, in order. SQLite takes the suite apart and each case
+        is parsed alone: one json.loads of a suite of 25,000 cases holds Python's lock for a fifth of a
+        second, which a window waiting on it feels."""
+        rows = self._query("select j.value as c from runs r, json_each(r.suite_json, '$.cases') j "
+                           "where r.id = ? order by j.key", [run_id])
+        return [json.loads(row["c"]) for row in rows]
+
+    def runs(self, limit: int | None = 50, offset: int = 0, search: str | None = None) -> list[dict[str, Any]]:
+        """Runs newest first, a page at a time (`limit` None: all of them); `search` keeps those whose id
+        starts with it or whose suite or a model's name or label contains it (any case)."""
+        where, params = _run_search(search)
         return self._query(
             "select r.id, r.created_at, r.status, r.status_reason, r.kind, r.suite_name, r.suite_version, "
+            "r.owner_pid, r.owner_host, r.owner_started, r.heartbeat_at, "
             "(select count(*) from run_models m where m.run_id = r.id) as models, "
             "(select count(*) from results s where s.run_id = r.id) as results, "
             "(select count(*) from results s where s.run_id = r.id and s.error is not null "
             "and s.error_kind = 'transient') as retryable "
-            "from runs r order by r.created_at desc limit ?", [limit])
+            f"from runs r {where} order by r.created_at desc, r.id limit ? offset ?",
+            [*params, -1 if limit is None else limit, offset])
+
+    def count_runs(self, search: str | None = None) -> int:
+        """How many runs there are (that match `search`, as `runs` matches it)."""
+        where, params = _run_search(search)
+        return int(self._query(f"select count(*) as n from runs r {where}", params)[0]["n"])
+
+    # Who runs a run ---------------------------------------------------------------------------
+
+    def run_owner(self, run_id: str) -> RunOwner | None:
+        """The process recorded as running this run, alive or not; None when none is."""
+        rows = self._query("select owner_pid, owner_host, owner_started, heartbeat_at from runs where id = ?",
+                           [run_id])
+        return RunOwner.from_row(rows[0]) if rows else None
+
+    def live_owner_elsewhere(self, run_id: str) -> RunOwner | None:
+        """Another process that is running this run now, or None (the app's own runs it tracks itself)."""
+        owner = self.run_owner(run_id)
+        if owner is None or owner.is_this_process or not owner.is_alive():
+            return None
+        return owner
+
+    def check_not_running_elsewhere(self, run_id: str) -> None:
+        """Raise RunInUse when another live process runs this run."""
+        owner = self.live_owner_elsewhere(run_id)
+        if owner is not None:
+            raise RunInUse(owner.describe(run_id))
+
+    def claim_run(self, run_id: str) -> None:
+        """Record this process as the run's owner, unless another live process owns it (RunInUse: then
+        nothing is written). The check and the claim are one write transaction, so two processes
+        resuming a run at the same moment cannot both get it."""
+        self.require_writable()
+        owner = RunOwner.this_process()
+        with self._lock:
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if _is_read_only_error(exc):
+                    raise StoreError(_read_only_reason(self.path) or f"the database {self.path} cannot be "
+                                     f"written ({exc}): make it writable") from None
+                raise
+            try:
+                current = self.live_owner_elsewhere(run_id)
+                if current is None:
+                    self.db.execute("update runs set owner_pid = ?, owner_host = ?, owner_started = ?, "
+                                    "heartbeat_at = ? where id = ?",
+                                    [owner.pid, owner.host, owner.process_started, now(), run_id])
+            except BaseException:
+                self.db.conn.rollback()
+                raise
+            if current is not None:
+                self.db.conn.rollback()
+                raise RunInUse(current.describe(run_id))
+            self.db.conn.commit()
+
+    def heartbeat(self, run_id: str) -> None:
+        """The owner is still at work (other machines judge it alive by this)."""
+        owner = RunOwner.this_process()
+        with self.transaction():
+            self.db.execute("update runs set heartbeat_at = ? where id = ? and owner_pid = ? and owner_host = ?",
+                            [now(), run_id, owner.pid, owner.host])
 
     def set_run_status(self, run_id: str, status: str, reason: str | None = None) -> None:
         """running, interrupted, complete, incomplete (some answers failed for a passing reason: resume
         retries them) or failed (every answer failed); `reason` says why in words."""
         finished = now() if status in ("complete", "incomplete", "failed") else None
+        columns: dict[str, Any] = {"status": status, "finished_at": finished, "status_reason": reason}
+        if status != "running":  # stopped or finished: nobody runs it any more
+            columns.update(owner_pid=None, owner_host=None, owner_started=None, heartbeat_at=None)
         with self.transaction():
-            self.db["runs"].update(run_id, {"status": status, "finished_at": finished, "status_reason": reason})
+            self.db["runs"].update(run_id, columns)
 
     def set_cost_cap(self, run_id: str, max_cost_usd: float | None) -> None:
         with self.transaction():
@@ -242,3 +392,36 @@ class Store:
         marks = ", ".join("?" * len(run_ids))
         return {r["id"]: json.loads(r["hardware_json"] or "{}") for r in self._query(
             f"select id, hardware_json from runs where id in ({marks})", sorted(run_ids))}
+
+
+def _enable_wal(db: sqlite_utils.Database, wait_s: float = 30.0) -> None:
+    """WAL mode (once per file). Connections opening a new file at the same moment (the app's workers each
+    open their own) can make the switch fail "database is locked" at once, SQLite not waiting for it: retry."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            db.enable_wal()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def _is_read_only_error(exc: sqlite3.DatabaseError) -> bool:
+    text = str(exc).lower()
+    return "readonly" in text or "read-only" in text or "read only" in text
+
+
+def _run_search(search: str | None) -> tuple[str, list[Any]]:
+    """The where clause of a run search: an id prefix, or text within the suite's name or a model's label,
+    file path or API reference (any case)."""
+    text = (search or "").strip().lower()
+    if not text:
+        return "", []
+    literal = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")  # LIKE's wildcards, as text
+    within = f"%{literal}%"
+    where = ("where lower(r.id) like ? escape '\\' or lower(coalesce(r.suite_name, '')) like ? escape '\\' "
+             "or exists (select 1 from run_models m where m.run_id = r.id and (lower(m.model_key) like ? "
+             "escape '\\' or lower(coalesce(m.path, '')) like ? escape '\\'))")
+    return where, [f"{literal}%", within, within, within]

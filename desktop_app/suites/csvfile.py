@@ -10,6 +10,7 @@ from typing import Any
 from desktop_app.suites.model import parse_number
 from desktop_app.suites.records import CaseBuilder, Parsed, Problems, Source
 
+MAX_CELL_BYTES = 1 << 30
 CSV_COLUMNS = ("id", "prompt", "system", "expected", "checks", "tags", "max_tokens", "rubric", "threshold")
 
 
@@ -17,6 +18,10 @@ def csv_rows(text: str, problems: Problems, path: str | None = None) -> list[tup
     """(cells, line the row starts on) of each row; the separator is a comma, semicolon or tab."""
     first_line = text.split("\n", 1)[0]
     delimiter = "\t" if "\t" in first_line else ";" if ";" in first_line else ","
+    # The csv module refuses a cell over 128 KB as "malformed"; a long prompt is not, and its length is
+    # judged against the models' context (limits.py), with a message that says so.
+    if csv.field_size_limit() < MAX_CELL_BYTES:
+        csv.field_size_limit(MAX_CELL_BYTES)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows: list[tuple[list[str], int]] = []
     previous_end = 0
@@ -31,14 +36,16 @@ def csv_rows(text: str, problems: Problems, path: str | None = None) -> list[tup
 
 def read_csv(source: Source) -> Parsed:
     problems = Problems(source.shown)
-    builder = CaseBuilder(problems, variables_from="column")
+    builder = CaseBuilder(problems, variables_from="column", max_prompt_tokens=source.max_prompt_tokens)
     rows = [(row, line) for row, line in csv_rows(source.text, problems) if any(cell.strip() for cell in row)]
-    problems.raise_any()
     if not rows:
+        problems.raise_any()
         return Parsed(None, [])
     (header_row, header_line), body = rows[0], rows[1:]
     columns = _columns(header_row, header_line, problems)
-    problems.raise_any()
+    if all(name != "prompt" for name, _ in columns):  # no row can be read as a case: say what is wrong so far
+        problems.raise_any()
+    # Otherwise every row is read too, so one load lists every mistake (a quote left open included).
     cases = []
     for ordinal, (row, line) in enumerate(body, 1):
         record = _record(row, line, columns, problems)

@@ -43,7 +43,7 @@ def read_header_line(record: dict[str, Any], line: int, problems: Problems) -> H
 
 def read_jsonl(source: Source) -> Parsed:
     problems = Problems(source.shown)
-    builder = CaseBuilder(problems)
+    builder = CaseBuilder(problems, max_prompt_tokens=source.max_prompt_tokens)
     header: Header | None = None
     cases = []
     ordinal = 0

@@ -19,7 +19,7 @@ from typing import Any
 
 from desktop_app.suites.csvfile import CSV_COLUMNS, read_csv
 from desktop_app.suites.jsonl import read_jsonl
-from desktop_app.suites.model import (NUMBER_PATTERN, PLACEHOLDER, REGEX_FLAGS, Case, Check, Suite, SuiteError,
+from desktop_app.suites.model import (NUMBER_PATTERN, REGEX_FLAGS, Case, Check, Suite, SuiteError,
                                       Unsupported, parse_number)
 from desktop_app.suites.openai_evals import looks_like_evals, read_evals
 from desktop_app.suites.promptfoo import looks_like_promptfoo, read_promptfoo
@@ -35,14 +35,17 @@ SUPPORTED_EXTENSIONS = (".jsonl", ".csv", ".yaml", ".yml", ".json")
 # check type, with its parameters, is in scoring.registry.
 CHECK_TYPES = ("exact", "contains", "regex", "numeric")
 NUMERIC_WHICH = ("last", "first", "any")
-_PLACEHOLDER = PLACEHOLDER  # the app's screens fill `{name}` placeholders by the same rule
 
 _FORMATS_HINT = (".jsonl (one JSON object per line), .csv (a header row with id, prompt, expected, ...), "
                  ".yaml (cases: a list of cases), or a promptfoo config (.yaml or .json with prompts and tests)")
 
 
-def load_suite(path: str | Path) -> Suite:
-    """Read a suite file of any supported format; returns the whole suite or raises SuiteError, never half of one."""
+def load_suite(path: str | Path, *, max_prompt_tokens: int | None = None) -> Suite:
+    """Read a suite file of any supported format; returns the whole suite or raises SuiteError, never half of one.
+
+    With `max_prompt_tokens` (the largest context a model it runs on is given: runner.specs.largest_context),
+    a case whose prompt certainly cannot fit is one of the mistakes reported, with its line.
+    """
     path = Path(path)
     shown = str(path)
     raw = _read_bytes(path, shown)
@@ -52,7 +55,7 @@ def load_suite(path: str | Path) -> Suite:
             f'{shown}: the file is empty; add at least one case, e.g. {{"id": "q1", "prompt": "...", "expected": "..."}}',
             path=shown,
         )
-    parsed = _read(Source(path, shown, text))
+    parsed = _read(Source(path, shown, text, max_prompt_tokens))
     header = parsed.header
     cases = parsed.cases
     if header is not None and header.system:
@@ -160,15 +163,18 @@ def suite_from_cases(name: str, cases: list[Case] | tuple[Case, ...], *, descrip
                      reference: str | None = None, rubric: str | None = None,
                      threshold: float | None = None) -> Suite:
     """A suite built in memory (edited in the app, or one ad-hoc prompt), versioned by its content."""
+    shown = source_path or name
+    problems: list[SuiteError] = []  # every mistake, reported at once
     ids = [case.id for case in cases]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
-    if duplicates:
-        raise SuiteError(f"case id {duplicates[0]!r} is used twice; give every case its own id",
-                         path=source_path or name, field="id")
+    for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
+        problems.append(SuiteError(f"case id {duplicate!r} is used {ids.count(duplicate)} times; give every case "
+                                   f"its own id", path=shown, field="id"))
     for case in cases:
         if not case.prompt.strip():
-            raise SuiteError(f'case {case.id!r}, field "prompt": missing; every case needs a non-empty prompt',
-                             path=source_path or name, field="prompt")
+            problems.append(SuiteError(f'case {case.id!r}, field "prompt": missing; every case needs a non-empty '
+                                       f"prompt", path=shown, field="prompt"))
+    if problems:
+        raise SuiteError.combine(problems, shown)
     grading = _grading(judge, reference, rubric, threshold)
     body = "\n".join(json.dumps(record, sort_keys=True, ensure_ascii=False)
                      for record in ([{"suite": grading}] if grading else []) + [_case_record(c) for c in cases])

@@ -23,6 +23,29 @@ PLACEHOLDER = re.compile(r"\{\{|\}\}|\{(\s*[^\W\d][\w .-]*?\s*)\}")
 MAX_LISTED_PROBLEMS = 20  # a file with more mistakes lists this many, then says how many more
 
 
+def placeholder_names(*texts: str) -> list[str]:
+    """The `{name}` placeholders in the texts, each once, in order of appearance (`{{` is a literal brace)."""
+    names: dict[str, None] = {}
+    for text in texts:
+        for match in PLACEHOLDER.finditer(text):
+            if match.group(1):
+                names.setdefault(match.group(1).strip())
+    return list(names)
+
+
+def fill_placeholders(text: str, values: dict[str, str]) -> str:
+    """The text with each placeholder replaced by its value and `{{`, `}}` by single braces, as a suite's
+    vars fill a case's prompt; every placeholder must have a value (see placeholder_names)."""
+
+    def substitute(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token in ("{{", "}}"):
+            return token[0]
+        return values[match.group(1).strip()]
+
+    return PLACEHOLDER.sub(substitute, text)
+
+
 def parse_number(text: str) -> float | None:
     """The number a whole string spells ("1,234.5", "-3", "1e3"), or None if it is not one."""
     stripped = text.strip()

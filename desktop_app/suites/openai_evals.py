@@ -40,7 +40,7 @@ def looks_like_evals(text: str) -> bool:
 
 def read_evals(source: Source) -> Parsed:
     problems = Problems(source.shown)
-    builder = CaseBuilder(problems)
+    builder = CaseBuilder(problems, max_prompt_tokens=source.max_prompt_tokens)
     header: Header | None = None
     cases = []
     unsupported: list[Unsupported] = []

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop_app.suites.csvfile import csv_rows
+from desktop_app.suites.limits import too_long
 from desktop_app.suites.model import Case, Check, SuiteError, Unsupported
 from desktop_app.suites.records import Parsed, Problems, Source, check_from_spec, header_from, json_kind, text_of
 from desktop_app.suites.yamlfile import LineDict, LineList, load_json, load_yaml
@@ -607,6 +608,11 @@ class _Reader:
                 text = f"{test.prefix}{text}{test.suffix}"
                 if not text.strip():
                     self.problems.add(test.line, "prompts", f"{where} is empty with this test's vars", path=test.path)
+                    continue
+                problem = too_long(text, system, self.source.max_prompt_tokens)
+                if problem is not None:
+                    self.problems.add(test.line, "prompts", f"{where} with this test's vars: {problem}",
+                                      path=test.path)
                     continue
                 cases.append(Case(
                     id=f"{prompt.key}-{test.key}" if several else test.key, prompt=text,

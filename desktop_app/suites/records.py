@@ -17,16 +17,19 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
+from desktop_app.suites.limits import too_long
 from desktop_app.suites.model import PLACEHOLDER, Case, Check, SuiteError, Unsupported, parse_number
 
 
 @dataclass
 class Source:
-    """A suite file as read: where it is, how to name it in messages, and its text."""
+    """A suite file as read: where it is, how to name it in messages, its text, and the most tokens of
+    context any model it is run on can be given (None: no limit checked)."""
 
     path: Path
     shown: str
     text: str
+    max_prompt_tokens: int | None = None
 
     def relative(self, reference: str) -> tuple[Path, str]:
         """A file the suite refers to (relative to the suite's folder), and how to name it."""
@@ -288,9 +291,10 @@ def validate_record(model: type[BaseModel], record: dict[str, Any],
 class CaseBuilder:
     """Turns records from any format into Cases under one set of rules, ids unique across the suite."""
 
-    def __init__(self, problems: Problems, *, variables_from: str = "vars"):
+    def __init__(self, problems: Problems, *, variables_from: str = "vars", max_prompt_tokens: int | None = None):
         self.problems = problems
         self.variables_from = variables_from  # "vars" or "column": where a missing placeholder's value goes
+        self.max_prompt_tokens = max_prompt_tokens  # a prompt that cannot fit this many tokens is a mistake
         self.seen_ids: dict[str, int] = {}
 
     def case(self, record: dict[str, Any], line: int, ordinal: int, *,
@@ -319,6 +323,8 @@ class CaseBuilder:
             if system is not None:
                 system = self.render(system, valid.vars, fail, "system")
 
+        if (problem := too_long(prompt, system, self.max_prompt_tokens)) is not None:
+            fail("prompt", problem)
         if "checks" in valid.model_fields_set:
             checks = self.checks(valid.checks, valid.expected, lambda problem: fail("checks", problem))
         elif valid.expected is not None:

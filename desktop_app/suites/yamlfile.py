@@ -133,7 +133,7 @@ def _without_lines(value: Any) -> Any:
 
 def read_yaml_suite(document: Any, source: Source, problems: Problems) -> Parsed:
     """A ModelScout YAML suite: header fields (name, version, judge, ...) and `cases:`, or just a list of cases."""
-    builder = CaseBuilder(problems)
+    builder = CaseBuilder(problems, max_prompt_tokens=source.max_prompt_tokens)
     header = None
     if isinstance(document, list):
         items = document

@@ -10,6 +10,7 @@ from desktop_app.models.discovery import discover
 from desktop_app.models.fit import Fit, estimate_fit
 from desktop_app.models.gguf_meta import GGUFError, ModelInfo
 from desktop_app.models.hardware import Hardware
+from desktop_app.models.loadability import rate_loadability
 from desktop_app.settings import Settings
 
 
@@ -28,13 +29,19 @@ class LibraryEntry:
 
 
 def scan_library(settings: Settings, catalog: ModelCatalog, hardware: Hardware) -> list[LibraryEntry]:
-    """Discover and describe every model (slow on a cold cache: call it off the UI thread)."""
+    """Discover and describe every model file: why each unusable one cannot be used, and "will not load"
+    where this llama.cpp cannot open it (slow on a cold cache, and may ask llama.cpp in a short process:
+    call it off the UI thread)."""
     found = discover([*settings.model_folders, *settings.model_files])
+    infos = catalog.infos([m.path for m in found])
+    readable = [info for info in infos if not isinstance(info, GGUFError)]
+    fits = rate_loadability(readable, [estimate_fit(info, hardware, context=settings.context_size,
+                                                    gpu_layers=settings.gpu_layers) for info in readable], catalog)
+    fit_of = {info.path: fit for info, fit in zip(readable, fits)}
     entries = []
-    for model, info in zip(found, catalog.infos([m.path for m in found])):
-        if isinstance(info, GGUFError):
+    for model, info in zip(found, infos):
+        if isinstance(info, GGUFError):  # empty, not GGUF, truncated...: listed with the reason
             entries.append(LibraryEntry(model.path, model.source, model.label, None, None, str(info)))
         else:
-            fit = estimate_fit(info, hardware, context=settings.context_size, gpu_layers=settings.gpu_layers)
-            entries.append(LibraryEntry(model.path, model.source, model.label, info, fit, None))
+            entries.append(LibraryEntry(model.path, model.source, model.label, info, fit_of[info.path], None))
     return entries

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import time
+
+import psutil
 from PySide6.QtCore import QSettings, QSize
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QSplitter,
-                               QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QMessageBox,
+                               QSplitter, QStackedWidget, QVBoxLayout, QWidget)
 
 from desktop_app import __version__, paths
 from desktop_app.ui.context import AppContext
 from desktop_app.ui.memory import freeze_long_lived
 from desktop_app.ui.pages import PAGES, Page
+
+# Quitting mid-run: how long a run gets to stop at its next token before the model workers are killed (a
+# model still loading, or reading a long prompt, does not look at the cancel until it is done), and then
+# how long its thread gets to wind down after that.
+STOP_WAIT_S = 4.0
+KILLED_WAIT_S = 3.0
+STOP_AND_QUIT = "Stop and quit"
 
 
 def ui_state() -> QSettings:
@@ -28,6 +38,7 @@ class MainWindow(QMainWindow):
         self.nav.setObjectName("nav")
         self.nav.setFixedWidth(160)
         self.stack = QStackedWidget()
+        self._quitting = False  # asking the screens before closing: they may show themselves without asking
         # Screens are built when first shown, so the window appears fast (the plot library loads later).
         self._factories = dict(PAGES)
         self.pages: dict[str, Page | None] = dict.fromkeys(self._factories)
@@ -90,10 +101,28 @@ class MainWindow(QMainWindow):
         return list(self.pages)[self.stack.currentIndex()]
 
     def _show_row(self, row: int) -> None:
+        if not self._may_leave(row):
+            self._select_row(self.stack.currentIndex())  # back to the screen that stays
+            return
+        self._select_row(row)  # in case the question showed another screen meanwhile
         page = self.page(list(self.pages)[row])
         self.stack.setCurrentIndex(row)
         if hasattr(page, "on_shown"):
             page.on_shown()
+
+    def _select_row(self, row: int) -> None:
+        """Mark `row` in the screen list without switching screens."""
+        if self.nav.currentRow() != row:
+            self.nav.blockSignals(True)
+            self.nav.setCurrentRow(row)
+            self.nav.blockSignals(False)
+
+    def _may_leave(self, row: int) -> bool:
+        """The screen shown now agrees to be left for row's (Settings asks about unsaved changes)."""
+        current = self.pages[self.current_page_name()]
+        if self._quitting or row == self.stack.currentIndex() or not hasattr(current, "maybe_leave"):
+            return True
+        return current.maybe_leave()
 
     def _restore(self) -> None:
         state = ui_state()
@@ -123,10 +152,63 @@ class MainWindow(QMainWindow):
         """Every screen agrees to close (each may ask the person first, e.g. about unsaved edits)."""
         return all(page.maybe_close() for page in self.built_pages() if hasattr(page, "maybe_close"))
 
+    def running_work(self) -> list[tuple[str, str]]:
+        """(screen, what it is running, in words) for each screen with a run in progress."""
+        return [(name, work) for name, page in self.pages.items()
+                if page is not None and hasattr(page, "running_work") and (work := page.running_work())]
+
+    def may_stop_runs(self) -> bool:
+        """No run in progress, or the person agrees to stop it: a run left going would write to a closed app."""
+        running = self.running_work()
+        if not running:
+            return True
+        self.show_page(running[0][0])  # the person sees what the question is about
+        box = QMessageBox(QMessageBox.Icon.Question, "Quit ModelScout?", "A run is in progress – stop it and quit?",
+                          QMessageBox.StandardButton.NoButton, self)
+        box.setObjectName("quitWhileRunning")
+        resume = "; Resume on the Suites screen finishes it later" if any(s == "Suites" for s, _ in running) else ""
+        box.setInformativeText("\n".join(work for _screen, work in running) + "\n\nThe answers already stored "
+                               f"are kept and the run is marked interrupted{resume}.")
+        stop = box.addButton(STOP_AND_QUIT, QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is stop
+
+    def stop_runs(self) -> None:
+        """Stop every run and wait for its thread, so the store closes only after the last write; a model
+        that does not stop in time (still loading) has its worker process killed."""
+        pages = [page for page in self.built_pages() if hasattr(page, "stop_work")]
+        if not any(page.running_work() for page in pages):
+            return
+        self.statusBar().showMessage("Stopping the run…")
+        self.statusBar().repaint()
+        for page in pages:  # every run is told at once, then each gets what is left of the wait
+            page.stop_work(0)
+        deadline = time.monotonic() + STOP_WAIT_S
+        stopped = [page.stop_work(max(0.0, deadline - time.monotonic())) for page in pages]
+        deadline = time.monotonic() + KILLED_WAIT_S
+        while not all(stopped) and time.monotonic() < deadline:  # again: a worker may start just after a kill
+            self._kill_model_workers()
+            stopped = [page.stop_work(0.2) for page in pages]
+
+    def _kill_model_workers(self) -> None:
+        for provider in self.ctx.pool.loaded():
+            try:
+                psutil.Process(provider.pid).kill()
+            except (psutil.Error, TypeError):  # gone already
+                pass
+
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.may_close():
+        self._quitting = True  # each screen asks its own question; switching to it asks nothing more
+        try:
+            agreed = self.may_stop_runs() and self.may_close()
+        finally:
+            self._quitting = False
+        if not agreed:
             event.ignore()
             return
+        self.stop_runs()
         for page in self.built_pages():
             if hasattr(page, "shutdown"):
                 page.shutdown()

@@ -109,12 +109,14 @@ def has_retryable_answers(results: Iterable[dict[str, Any]]) -> bool:
 
 def unfinished_runs(store: Store, active: Collection[str] = (), suite_name: str | None = None,
                     limit: int = 500) -> list[UnfinishedRun]:
-    """Suite runs that Resume can finish, newest first; `active` are runs this app is running now."""
+    """Suite runs that Resume can finish, newest first; `active` are runs this app is running now, and a
+    run another live process is running (a terminal's `modelscout run`, another window) is not offered."""
     # A failed run whose every answer failed for good would fail the same way again: not offered.
     return [UnfinishedRun.from_row(row) for row in store.runs(limit=limit)
             if row["kind"] == "suite" and row["status"] in RESUMABLE_STATUSES and row["id"] not in active
             and (row["status"] != "failed" or row["retryable"])
-            and (suite_name is None or row["suite_name"] == suite_name)]
+            and (suite_name is None or row["suite_name"] == suite_name)
+            and not running_elsewhere(row)]
 
 
 def is_unfinished(run: dict[str, Any], active: Collection[str] = (),
@@ -122,16 +124,29 @@ def is_unfinished(run: dict[str, Any], active: Collection[str] = (),
     """Resume can finish this run; a failed one only when some of `results` (its answers) may pass on a retry."""
     if run.get("kind") != "suite" or run.get("status") not in RESUMABLE_STATUSES or run["id"] in active:
         return False
+    if running_elsewhere(run):
+        return False
     return run["status"] != "failed" or has_retryable_answers(results)
 
 
+def running_elsewhere(run: dict[str, Any]) -> bool:
+    """Another live process owns this run (a runs row with its owner columns); this app's own runs are
+    the `active` ones, so an owner that is this very process does not count."""
+    from desktop_app.storage.ownership import RunOwner
+
+    if run.get("status") != "running":
+        return False
+    owner = RunOwner.from_row(run)
+    return owner is not None and not owner.is_this_process and owner.is_alive()
+
+
 def left_running_question(run_id: str, answers: int) -> str:
-    """What to ask before resuming a run still marked running: its process may have died, or live elsewhere."""
+    """What to ask before resuming a run still marked running. It is offered only when the process that
+    ran it has ended (its recorded owner), and the runner refuses a run a live process owns."""
     kept = f"the {answers} answer{'s' if answers != 1 else ''} already stored"
-    return (f"Run {run_id} is still marked as running, but not in this window: ModelScout or `modelscout run` "
-            f"stopped before it finished (a crash, or the process was killed). Resume finishes it, keeping "
-            f"{kept}.\n\nIf it is in fact still running in another ModelScout window or a terminal, resuming "
-            f"it here would run it twice. Resume it here?")
+    return (f"Run {run_id} is still marked as running, but the ModelScout window or `modelscout run` that ran "
+            f"it has ended before it finished (a crash, or the process was killed). Resume finishes it, keeping "
+            f"{kept}. Resume it here?")
 
 
 def score_events(db_path: Path, settings: Settings, ctx: AppContext, catalog: ModelCatalog, run_id: str,

@@ -5,7 +5,6 @@ No Qt here: the plan is read from the store off the UI thread, and the screen on
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -89,9 +88,10 @@ def load_session(database: Path, run_id: str) -> VoteSession:
         run = store.run(run_id)
         rows = store.results(run["id"])
         votes = store.votes(run["id"])
+        suite_cases = store.suite_cases(run["id"])  # case by case: a large suite never holds the lock long
     finally:
         store.close()
-    cases = {case["id"]: case for case in json.loads(run["suite_json"] or "{}").get("cases") or ()}
+    cases = {case["id"]: case for case in suite_cases}
     answers: dict[tuple[str, str], str] = {}
     answered: dict[str, list[str]] = {}
     for row in rows:

@@ -1,12 +1,31 @@
-"""Run core generators and functions off the UI thread; their results arrive on the UI thread."""
+"""Run core generators and functions off the UI thread; their results arrive on the UI thread.
+
+Why not superqt's workers (`create_worker`, `GeneratorWorker`): they run on Qt's global thread pool, which has
+as many threads as the machine has cores (2 here), so one hour-long suite run and one comparison would leave no
+thread for reading the store until they end; their `quit()` leaves the generator suspended, to be closed by the
+garbage collector on whatever thread it runs (a run's `finally` closes its store and models); and each of their
+workers swaps `warnings.showwarning` and the warning filters for the whole process while it runs, which two
+workers at once undo in the wrong order. A dedicated thread per job, stopped by the run's own cancel event, is
+as short as a wrapper around theirs would be.
+"""
 
 from __future__ import annotations
 
+import gc
 import threading
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Hashable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
+
+if TYPE_CHECKING:
+    from desktop_app.storage.store import Store
+
+T = TypeVar("T")
+
+# How often a live run tells the screens that follow it (Results, Tradeoff, Vote) of its new answers, at most.
+ANNOUNCE_MS = 400
 
 
 class _Bridge(QObject):
@@ -62,6 +81,47 @@ class GeneratorWorker(QObject):
     def _on_done(self) -> None:
         GeneratorWorker._active.discard(self)
         self.finished.emit()
+        if self.parent() is not None:  # a finished job is not kept as a child for the parent's lifetime
+            self.deleteLater()
+
+
+class _FullCollections:
+    """Keeps the garbage collector's full passes from stopping the window while background jobs read.
+
+    A full pass walks every object Python tracks, holding the interpreter's lock: with a run of 100,000
+    answers being read that took 450 ms, on whichever thread set it off, and the window waits for the lock.
+    While a job runs, only young passes happen (cheap); when the last one ends and a full pass was put off,
+    what survived is frozen (set aside from full passes, as memory.freeze_long_lived does for the screens).
+    Objects are still freed by their reference counts; only cycles among what is frozen would stay.
+    """
+
+    PUT_OFF = 1_000_000  # full-pass threshold while a job runs: in effect, never
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs = 0
+        self._saved: tuple[int, int, int] = gc.get_threshold()
+
+    def job_started(self) -> None:
+        with self._lock:
+            if self._jobs == 0:
+                self._saved = gc.get_threshold()
+                gc.set_threshold(self._saved[0], self._saved[1], self.PUT_OFF)
+            self._jobs += 1
+
+    def job_ended(self) -> None:
+        with self._lock:
+            self._jobs -= 1
+            if self._jobs:
+                return
+            put_off = gc.get_count()[2] > self._saved[2]  # a full pass would have run meanwhile
+            gc.set_threshold(*self._saved)
+            if put_off:
+                gc.collect(1)  # the young cycles (cheap), then the rest set aside
+                gc.freeze()
+
+
+_full_collections = _FullCollections()
 
 
 def run_in_background(fn: Callable[[], Any], on_done: Callable[[Any], None] | None = None,
@@ -70,7 +130,12 @@ def run_in_background(fn: Callable[[], Any], on_done: Callable[[Any], None] | No
     """Call fn() off the UI thread; on_done(result) or on_error(exc) then run on the UI thread."""
 
     def once() -> Iterator[Any]:
-        yield fn()
+        _full_collections.job_started()
+        try:
+            result = fn()
+        finally:
+            _full_collections.job_ended()
+        yield result
 
     worker = GeneratorWorker(once, parent)
     if on_done:
@@ -78,3 +143,149 @@ def run_in_background(fn: Callable[[], Any], on_done: Callable[[Any], None] | No
     if on_error:
         worker.failed.connect(on_error)
     return worker.start()
+
+
+def with_store(database: Path, fn: Callable[[Store], T]) -> Callable[[], T]:
+    """fn(store) on a connection of the worker's own, opened and closed on its thread.
+
+    The UI thread's connection (`AppContext.store`) is never handed to a worker: its lock would make the
+    window wait for a long read, and a sqlite3 connection is one thread's unless told otherwise. WAL lets
+    these readers read beside the one writer.
+    """
+
+    def call() -> T:
+        from desktop_app.storage.store import Store
+
+        store = Store(database)
+        try:
+            return fn(store)
+        finally:
+            store.close()
+
+    return call
+
+
+class LatestOnly(QObject):
+    """Background requests of which the screen wants only the newest answer (a run list, a run's figures).
+
+    One runs at a time; a request made meanwhile waits, replacing any that was waiting, so a burst of them
+    (a live run's answers, a volume typed digit by digit) costs one more job, not one each. An answer is
+    handed over only when no newer request was made since its own, or when the newest is for the same `key`
+    (fresher figures of what the screen shows are worth showing while the newest is worked out); its error
+    only when it is the newest.
+    """
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._ticket = 0
+        self._key: Hashable = None
+        self._running: GeneratorWorker | None = None
+        self._waiting: tuple[int, Callable[[], Any], Callable[[Any], None],
+                             Callable[[BaseException], None] | None, Hashable] | None = None
+
+    def request(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
+                on_error: Callable[[BaseException], None] | None = None, key: Hashable = None) -> None:
+        self._ticket += 1
+        self._key = key
+        job = (self._ticket, fn, on_done, on_error, key)
+        if self._running is None:
+            self._start(job)
+        else:
+            self._waiting = job
+
+    def cancel(self) -> None:
+        """Nothing asked so far is wanted any more (a job under way ends unseen)."""
+        self._ticket += 1
+        self._key = object()
+        self._waiting = None
+
+    def busy(self) -> bool:
+        return self._running is not None or self._waiting is not None
+
+    def wait(self, seconds: float = 10.0) -> bool:
+        """Block until the job under way ends (closing the window); True if none is left running."""
+        worker = self._running
+        return worker is None or worker.wait(seconds)
+
+    def _start(self, job: tuple[int, Callable[[], Any], Callable[[Any], None],
+                                Callable[[BaseException], None] | None, Hashable]) -> None:
+        ticket, fn, on_done, on_error, key = job
+        self._running = run_in_background(fn, lambda result: self._done(ticket, key, on_done, result),
+                                          lambda exc: self._failed(ticket, on_error, exc), self)
+        self._running.finished.connect(self._next)
+
+    def _done(self, ticket: int, key: Hashable, on_done: Callable[[Any], None], result: Any) -> None:
+        if ticket == self._ticket or (key is not None and key == self._key):
+            on_done(result)
+
+    def _failed(self, ticket: int, on_error: Callable[[BaseException], None] | None, exc: BaseException) -> None:
+        if ticket == self._ticket and on_error is not None:
+            on_error(exc)
+
+    def _next(self) -> None:
+        self._running = None
+        job, self._waiting = self._waiting, None
+        if job is not None:
+            self._start(job)
+
+
+class InOrder(QObject):
+    """Background jobs that run one after another in the order given: writes that must land as they were
+    made (a verdict, then the person's change of mind)."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._queue: list[tuple[Callable[[], Any], Callable[[Any], None] | None,
+                                Callable[[BaseException], None] | None]] = []
+        self._running: GeneratorWorker | None = None
+
+    def submit(self, fn: Callable[[], Any], on_done: Callable[[Any], None] | None = None,
+               on_error: Callable[[BaseException], None] | None = None) -> None:
+        self._queue.append((fn, on_done, on_error))
+        if self._running is None:
+            self._next()
+
+    def busy(self) -> bool:
+        return self._running is not None
+
+    def wait(self, seconds: float = 10.0) -> bool:
+        """Block until the job under way ends (closing the window: a write is not cut off)."""
+        worker = self._running
+        return worker is None or worker.wait(seconds)
+
+    def _next(self) -> None:
+        self._running = None
+        if self._queue:
+            fn, on_done, on_error = self._queue.pop(0)
+            self._running = run_in_background(fn, on_done, on_error, self)
+            self._running.finished.connect(self._next)
+
+
+class Throttle(QObject):
+    """Calls `fn(value)` at most once per `interval_ms`: the first call at once, the last of a burst when the
+    interval ends, so a live run's answers reach the screens a few times a second, never one paint each."""
+
+    def __init__(self, interval_ms: int, fn: Callable[[Any], None], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._fn = fn
+        self._pending = False
+        self._value: Any = None
+        self._timer = QTimer(self, singleShot=True, interval=interval_ms, timeout=self._end_of_interval)
+
+    def __call__(self, value: Any) -> None:
+        if self._timer.isActive():
+            self._pending, self._value = True, value
+            return
+        self._fn(value)
+        self._timer.start()
+
+    def cancel(self) -> None:
+        """Drop a call still waiting for its interval to end (a final one follows by other means)."""
+        self._timer.stop()
+        self._pending, self._value = False, None
+
+    def _end_of_interval(self) -> None:
+        if self._pending:
+            value, self._pending, self._value = self._value, False, None
+            self._fn(value)
+            self._timer.start()

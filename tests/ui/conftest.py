@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -34,16 +37,76 @@ def window(qtbot, ctx):
             page.shutdown()
 
 
-@pytest.fixture
-def styled(qapp):
-    """The app's real look, for screenshots; the previous style sheet comes back afterwards."""
+@dataclass(frozen=True)
+class Look:
+    """What a test may change about the whole application's appearance."""
+
+    sheet: str
+    style: str
+    palette: object  # QPalette
+    font: object  # QFont
+
+
+def current_look(app) -> Look:
+    from PySide6.QtGui import QFont, QPalette
+
+    sheet = app.styleSheet()
+    if sheet:  # under a style sheet, style() is Qt's style-sheet wrapper, whose name is ""
+        app.setStyleSheet("")
+    look = Look(sheet, app.style().name(), QPalette(app.palette()), QFont(app.font()))
+    if sheet:
+        app.setStyleSheet(sheet)
+    return look
+
+
+def restore_look(app, look: Look) -> None:
+    """Put `look` back; palette and font only if they differ, so none is pinned that a style would set."""
+    app.setStyleSheet("")
+    if app.style().name().lower() != look.style.lower():
+        app.setStyle(look.style)
+    if app.palette() != look.palette:
+        app.setPalette(look.palette)
+    if app.font() != look.font:
+        app.setFont(look.font)
+    app.setStyleSheet(look.sheet)
+
+
+@contextmanager
+def app_look(app):
+    """The app's real look (`apply_style`, as `make run` has it) for a picture; the look before comes back after."""
     from desktop_app.ui.style import apply_style
 
-    sheet, style = qapp.styleSheet(), qapp.style().name()
-    apply_style(qapp)
+    before = current_look(app)
+    apply_style(app)
+    try:
+        yield
+    finally:
+        restore_look(app, before)
+
+
+@pytest.fixture(autouse=True)
+def no_look_leaks(qapp):
+    """Whatever a test does to the application's style, style sheet, palette or font, the next test starts
+    from the look before it: widgets lay out by their style, so a leaked look changes later tests' sizes."""
+    before = current_look(qapp)
     yield
-    qapp.setStyleSheet(sheet)
-    qapp.setStyle(style)
+    restore_look(qapp, before)
+
+
+@pytest.fixture
+def styled(qapp):
+    """The app's real look for the whole test, for screenshots; the previous look comes back afterwards."""
+    with app_look(qapp):
+        yield
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    """Where a test saves its screenshots: its own folder, so runs side by side never overwrite each other's;
+    set MODELSCOUT_SHOTS to a folder to keep them for looking at."""
+    folder = Path(os.environ["MODELSCOUT_SHOTS"]) if os.environ.get("MODELSCOUT_SHOTS") else tmp_path / "shots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from desktop_app.ui.pages.compare import ComparePage
 from desktop_app.ui.pages.models import ModelsPage, spec_for
 from desktop_app.ui.widgets.result_detail import ResultDetail
 
-SHOTS = Path("/tmp/shots")
 SCAN_MS = 30_000
 RUN_TIMEOUT_MS = 180_000
 
@@ -58,7 +57,7 @@ def choose(page: ModelsPage, choice: str | None) -> None:
 
 def test_models_screen_warns_and_remembers_the_chosen_prompt_format(qtbot, open_page, styled, base_ctx,
                                                                     templateless_model: Path,
-                                                                    demo_model: Path) -> None:
+                                                                    demo_model: Path, shots: Path) -> None:
     page = scanned_models_page(qtbot, open_page, base_ctx)
     detail, key = page.detail, str(templateless_model.resolve())
     select(qtbot, page, demo_model)
@@ -74,11 +73,10 @@ def test_models_screen_warns_and_remembers_the_chosen_prompt_format(qtbot, open_
     assert combo.currentText() == "ChatML (fallback: the file has none)" and combo.currentData() is None
     offered = [combo.itemData(i) for i in range(combo.count())]
     assert COMPLETION in offered and {"chatml", "llama3", "gemma", "mistral-v7", "phi3"} <= set(offered)
-    SHOTS.mkdir(exist_ok=True)
     for width, height in ((900, 600), (1400, 900)):
         page.resize(width, height)
         qtbot.wait(50)
-        page.grab().save(str(SHOTS / f"models-no-template-{width}x{height}.png"))
+        assert page.grab().save(str(shots / f"models-no-template-{width}x{height}.png"))
 
     with qtbot.waitSignal(page.scanned, timeout=SCAN_MS):  # saving the settings rescans the library
         choose(page, COMPLETION)
@@ -86,7 +84,7 @@ def test_models_screen_warns_and_remembers_the_chosen_prompt_format(qtbot, open_
     assert base_ctx.settings.chat_templates == {key: COMPLETION}
     assert detail.template_combo.currentData() == COMPLETION  # still shown after the rescan
     assert "Runs use plain completion (no template), as chosen below." in detail.template_warning.text()
-    page.grab().save(str(SHOTS / "models-completion-chosen.png"))
+    assert page.grab().save(str(shots / "models-completion-chosen.png"))
 
     # Used: a load from this screen starts the worker in that format.
     row = page.selected_row()
@@ -118,7 +116,7 @@ def test_a_chosen_format_is_remembered_by_a_new_screen(qtbot, open_page, base_ct
 
 
 def test_compare_and_results_show_the_format_each_answer_got(qtbot, styled, base_ctx, templateless_model: Path,
-                                                              demo_model: Path) -> None:
+                                                              demo_model: Path, shots: Path) -> None:
     base_ctx.settings.max_tokens = 12
     page = ComparePage(base_ctx)
     qtbot.addWidget(page)
@@ -142,8 +140,7 @@ def test_compare_and_results_show_the_format_each_answer_got(qtbot, styled, base
         warned, plain = by_path[str(templateless_model.resolve())], by_path[str(demo_model.resolve())]
         assert warned.notice.isVisible() and warned.notice.text() == "⚠ no chat template: probably a base model"
         assert not plain.notice.isVisible()
-        SHOTS.mkdir(exist_ok=True)
-        page.grab().save(str(SHOTS / "compare-no-template.png"))
+        assert page.grab().save(str(shots / "compare-no-template.png"))
 
         rows = {row["model_key"]: row for row in base_ctx.store.results(run_id)}
         assert rows[warned.model_key]["chat_template"] == FALLBACK_LABEL
@@ -161,7 +158,7 @@ def test_compare_and_results_show_the_format_each_answer_got(qtbot, styled, base
         assert detail.metric_values["Peak memory"].text().endswith("(this answer)")
         assert detail.metric_values["Threads"].text() == str(rows[warned.model_key]["threads"])
         qtbot.wait(50)  # wrapped labels settle their heights
-        detail.grab().save(str(SHOTS / "result-detail-no-template.png"))
+        assert detail.grab().save(str(shots / "result-detail-no-template.png"))
         detail.show_cell(case, plain.model_key, rows[plain.model_key])
         assert not detail.template_warning.isVisible()
         assert detail.metric_values["Prompt format"].text() == "gguf"

@@ -16,7 +16,6 @@ from desktop_app.suites import load_suite
 from desktop_app.ui.pages.compare import ComparePage
 from desktop_app.ui.placeholders import fill, placeholders
 
-SHOTS = Path("/tmp/shots")
 RUN_TIMEOUT_MS = 180_000  # generous: the shared 2-core test machine can be slowed tenfold
 LONG_PROMPT = "Write a long story about a lighthouse keeper who finds a message in a bottle."
 
@@ -51,10 +50,7 @@ def error_dialogs(page: ComparePage) -> list[QMessageBox]:
     return [box for box in page.findChildren(QMessageBox) if box.objectName() == "errorDialog" and box.isVisible()]
 
 
-def test_two_models_answer_side_by_side_and_the_run_is_stored(qtbot, qapp, page, ctx):
-    from desktop_app.ui.style import apply_style
-
-    apply_style(qapp)  # the screenshot shows the app's real look
+def test_two_models_answer_side_by_side_and_the_run_is_stored(styled, qtbot, page, ctx, shots):
     changed: list[str] = []
     ctx.runs_changed.connect(changed.append)
     page.system_toggle.setChecked(True)
@@ -91,8 +87,7 @@ def test_two_models_answer_side_by_side_and_the_run_is_stored(qtbot, qapp, page,
     assert opened == [(run_id, "")]
 
     QApplication.processEvents()  # let the layouts settle before the picture
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    assert page.grab().save(str(SHOTS / "compare.png"))
+    assert page.grab().save(str(shots / "compare.png"))
 
 
 def test_escape_stops_every_model_at_once(qtbot, page, ctx):

@@ -21,12 +21,10 @@ from desktop_app.runner.runner import CostEstimate, Runner
 from desktop_app.storage.store import Store
 from desktop_app.suites import load_suite
 from desktop_app.ui.runs import is_unfinished, unfinished_runs
-from desktop_app.ui.style import apply_style
 from desktop_app.ui.widgets.results_grid import CAVEAT_ROLE, mark_icon
-from tests.ui.conftest import install_run
+from tests.ui.conftest import app_look, install_run
 from tests.ui.test_tradeoff_page import open_page as open_tradeoff_page
 
-SHOTS = Path("/tmp/shots")
 SAMPLING = Sampling(max_tokens=16)
 DEAD_SERVER = "http://127.0.0.1:9/v1"  # nothing listens there: every request fails at once, a passing fault
 
@@ -62,21 +60,19 @@ def other_run(store: Store, run_id: str) -> tuple[str, int]:
     return origin, result_id
 
 
-def shot(widget, name: str, size: tuple[int, int]) -> Path:
-    """The widget as the user sees it (the app's style sheet), at a given size."""
-    app = QApplication.instance()
-    sheet, style = app.styleSheet(), app.style().name()
-    apply_style(app)
-    try:
-        widget.resize(*size)
-        QTest.qWait(200)  # layouts and the plot's label placement settle after a resize
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        path = SHOTS / name
-        assert widget.grab().save(str(path))
-        return path
-    finally:
-        app.setStyleSheet(sheet)
-        app.setStyle(style)
+@pytest.fixture
+def shot(shots):
+    """shot(widget, name, size): the widget as the user sees it (the app's style sheet), at a given size,
+    saved in this test's screenshot folder; its path."""
+    def take(widget, name: str, size: tuple[int, int]) -> Path:
+        with app_look(QApplication.instance()):
+            widget.resize(*size)
+            QTest.qWait(200)  # layouts and the plot's label placement settle after a resize
+            path = shots / name
+            assert widget.grab().save(str(path))
+            return path
+
+    return take
 
 
 # Results ------------------------------------------------------------------------------------------------
@@ -101,7 +97,7 @@ def select(qtbot, page, case_id: str, model_key: str):
     return index
 
 
-def test_results_mark_and_explain_answers_measured_under_load_sharing_or_reused(qtbot, ctx, seeded) -> None:
+def test_results_mark_and_explain_answers_measured_under_load_sharing_or_reused(qtbot, ctx, seeded, shot) -> None:
     store = ctx.store
     keys_ = [m["model_key"] for m in store.run_models(seeded)]
     a, b = keys_
@@ -200,7 +196,7 @@ def test_results_price_every_answer_under_the_current_settings(qtbot, ctx, seede
 
 
 def test_an_api_answer_names_the_model_that_served_it_and_a_lasting_failure_says_no_retry(
-        qtbot, ctx, small_suite, llama_server, monkeypatch) -> None:
+        qtbot, ctx, small_suite, llama_server, monkeypatch, shot) -> None:
     ref = f"openai-compatible:demo@{llama_server.base_url}"
     monkeypatch.setenv(keys.env_var(keys.name_for_url(llama_server.base_url)), llama_server.api_key)
     runner = Runner(ctx.store, ctx.settings, ctx.catalog, ctx.hardware)
@@ -285,7 +281,7 @@ def error_dialogs(widget) -> list[QMessageBox]:
 
 
 def test_a_suite_run_that_ends_incomplete_says_why_and_is_offered_for_resume(qtbot, ctx, small_suite,
-                                                                            demo_model) -> None:
+                                                                            demo_model, shot) -> None:
     ref = f"openai-compatible:offline@{DEAD_SERVER}"
     ctx.save_settings(dataclasses.replace(ctx.settings, api_models=[ref], api_max_retries=0, max_tokens=8))
     page = suites_page(qtbot, ctx, small_suite)
@@ -304,7 +300,8 @@ def test_a_suite_run_that_ends_incomplete_says_why_and_is_offered_for_resume(qtb
         assert page.banner.action.text() == "Resume"
         log = [page.log.topLevelItem(i).text(0) for i in range(page.log.topLevelItemCount())]
         assert any(line.startswith(f"Run {run_id} incomplete:") for line in log), log
-        assert page.interrupted_combo.findData(run_id) >= 0 and page.resume_button.isEnabled()
+        qtbot.waitUntil(lambda: page.interrupted_combo.findData(run_id) >= 0, timeout=10_000)  # read off the UI thread
+        assert page.resume_button.isEnabled()
         assert "incomplete" in page.interrupted_combo.currentText()
         assert not error_dialogs(page)
         shot(page, "suites-incomplete-900.png", (900, 600))
@@ -348,7 +345,7 @@ def test_a_capped_resume_of_a_model_without_a_price_says_to_set_one(qtbot, ctx, 
         page.shutdown()
 
 
-def test_the_cost_dialog_asks_for_a_missing_price_before_a_capped_run(qtbot, ctx, small_suite) -> None:
+def test_the_cost_dialog_asks_for_a_missing_price_before_a_capped_run(qtbot, ctx, small_suite, shot) -> None:
     from desktop_app.ui.widgets.cost_dialog import CostDialog
 
     priced = f"openai-compatible:priced@{DEAD_SERVER}"
@@ -401,7 +398,7 @@ def test_the_cost_dialog_without_a_cap_needs_no_price(qtbot) -> None:
 
 # Compare ----------------------------------------------------------------------------------------------
 
-def test_compare_says_why_a_comparison_failed(qtbot, ctx) -> None:
+def test_compare_says_why_a_comparison_failed(qtbot, ctx, shot) -> None:
     from desktop_app.ui.pages.compare import ComparePage
 
     ref = f"openai-compatible:offline@{DEAD_SERVER}"
@@ -433,7 +430,7 @@ def tradeoff_page(qtbot, ctx):
 
 
 def test_tradeoff_marks_models_measured_with_caveats_and_follows_the_settings(qtbot, ctx, seeded,
-                                                                            monkeypatch) -> None:
+                                                                            monkeypatch, shot) -> None:
     import desktop_app.analysis.projection as projection
 
     store = ctx.store
@@ -479,7 +476,7 @@ def test_tradeoff_marks_models_measured_with_caveats_and_follows_the_settings(qt
 # Settings -----------------------------------------------------------------------------------------------
 
 def test_settings_edit_api_reuse_and_the_longest_answer_and_explain_automatic_threads(qtbot, ctx,
-                                                                                     open_page) -> None:
+                                                                                     open_page, shot) -> None:
     from desktop_app.ui.pages.settings import SettingsPage
 
     page = open_page(SettingsPage, ctx)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -18,7 +16,6 @@ from desktop_app.ui.pages.models import COL_FIT, ModelsPage, spec_for
 from desktop_app.ui.pages.settings import SettingsPage
 
 GiB = 1024**3
-SHOTS = Path(os.environ.get("MODELSCOUT_SHOTS", "/tmp/shots"))
 RTX = Gpu(backend="cuda", name="NVIDIA GeForce RTX 4070", vram_total=12 * GiB, vram_free=11 * GiB,
           driver_version="550.54.14")
 
@@ -86,7 +83,7 @@ def test_settings_says_the_gpu_is_unused_next_to_gpu_layers(open_page, qtbot, ct
 
 @pytest.mark.parametrize("size", [(900, 600), (1400, 900)])
 @pytest.mark.parametrize("gpu_offload", [False, None])
-def test_screenshots_of_the_gpu_build_note(styled, open_page, qtbot, ctx, demo_model, size, gpu_offload):
+def test_screenshots_of_the_gpu_build_note(styled, open_page, qtbot, ctx, demo_model, size, gpu_offload, shots):
     with_gpu(ctx, gpu_offload=gpu_offload)
     models = models_page(open_page, qtbot, ctx, size)
     models.select_path(demo_model)
@@ -97,7 +94,6 @@ def test_screenshots_of_the_gpu_build_note(styled, open_page, qtbot, ctx, demo_m
             area.ensureWidgetVisible(settings.gpu_note, 0, 120)
     qtbot.wait(20)
     assert models.gpu_banner.isVisible() is (gpu_offload is False)
-    SHOTS.mkdir(parents=True, exist_ok=True)
     name = "cpu-build" if gpu_offload is False else "gpu"
-    assert models.grab().save(str(SHOTS / f"models-{name}-{size[0]}.png"))
-    assert settings.grab().save(str(SHOTS / f"settings-{name}-{size[0]}.png"))
+    assert models.grab().save(str(shots / f"models-{name}-{size[0]}.png"))
+    assert settings.grab().save(str(shots / f"settings-{name}-{size[0]}.png"))

@@ -7,17 +7,13 @@ import dataclasses
 import json
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QApplication
 
 from desktop_app.ui.pages.results import ResultsPage
-from desktop_app.ui.style import apply_style
 from tests.servers import ScriptedJudge
-from tests.ui.conftest import install_run
-
-SHOTS = Path("/tmp/shots")
+from tests.ui.conftest import app_look, install_run
 
 
 @pytest.fixture
@@ -73,7 +69,7 @@ def score(qtbot, page: ResultsPage, judge_ref: str, *, pairwise: bool = False, r
 
 
 def test_score_dialog_runs_a_judge_and_results_show_its_verdict_reason_and_cost(qtbot, open_page, ctx, seeded,
-                                                                                judges) -> None:
+                                                                                judges, shots) -> None:
     run_id = seeded
     judge = judges(lambda body: "Both are fine. [[C]]" if "[[A]]" in json.dumps(body)
                    else "The answer is fine and brief. Rating: [[8]]")
@@ -98,7 +94,7 @@ def test_score_dialog_runs_a_judge_and_results_show_its_verdict_reason_and_cost(
     page._select_cell(case_id, models[1])
     detail = page.detail
     assert detail.judge_verdict.isVisibleTo(page) and detail.judge_reason.isVisibleTo(page)
-    assert detail.judge_verdict.text().startswith("scripted-judge@127.0.0.1:") \
+    assert detail.judge_verdict.text().startswith("scripted-judge @ 127.0.0.1:") \
         and "rates it 8 out of 10 (score 0.78)" in detail.judge_verdict.text()
     assert detail.judge_reason.text() == "The answer is fine and brief. Rating: [[8]]"
     assert detail.pair_label.text() == f"Against {models[0]}: the judge called it a tie."
@@ -107,16 +103,10 @@ def test_score_dialog_runs_a_judge_and_results_show_its_verdict_reason_and_cost(
     assert page.run_info.text().startswith("judge cost $0 · ")
     assert "apart from what the answers cost" in page.run_info.toolTip()
 
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    app = QApplication.instance()
-    sheet = app.styleSheet()
-    apply_style(app)
-    try:
+    with app_look(QApplication.instance()):
         QApplication.processEvents()
-        page.grab().save(str(SHOTS / "results-judged.png"))
-        dialog.grab().save(str(SHOTS / "score-dialog.png"))
-    finally:
-        app.setStyleSheet(sheet)
+        assert page.grab().save(str(shots / "results-judged.png"))
+        assert dialog.grab().save(str(shots / "score-dialog.png"))
 
 
 def test_an_unusable_verdict_reads_not_scored_never_a_zero(qtbot, open_page, ctx, seeded, judges) -> None:

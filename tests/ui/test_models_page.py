@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 from desktop_app import paths
 from desktop_app import settings as settings_module
 from desktop_app.models import discovery
+from desktop_app.models.fit import CPU_ONLY, FULL_GPU
 from desktop_app.runner.runner import Runner
 from desktop_app.settings import Settings
 from desktop_app.ui.context import AppContext
@@ -27,6 +28,7 @@ from desktop_app.ui.pages.models import (
     COL_SOURCE,
     ModelsPage,
 )
+from tests.conftest import small_model_verdict
 from tests.ggufs import write_tiny_gguf
 
 SCAN_MS = 20_000
@@ -77,9 +79,11 @@ def drop(page: ModelsPage, files: list[Path]) -> QDropEvent:
 
 def test_demo_models_are_listed_with_type_fit_and_details(make_page, ctx, demo_model, demo_variant):
     page = make_page(ctx)
+    verdict = small_model_verdict(ctx.hardware)  # a GPU that llama.cpp can use holds them whole
+    badge = {FULL_GPU: "GPU", CPU_ONLY: "CPU"}[verdict]
     for path, quant in ((demo_model, "Q4_1"), (demo_variant, "Q2_K")):
         assert cell(page, path, COL_QUANT) == quant
-        assert cell(page, path, COL_FIT) == "CPU"  # no GPU on this machine
+        assert cell(page, path, COL_FIT) == badge
         assert cell(page, path, COL_PARAMS) == "135M"
     assert cell(page, demo_model, COL_SOURCE) == "Project"
     fit_tip = page.model.index(page.model.row_of(demo_model), COL_FIT).data(Qt.ItemDataRole.ToolTipRole)
@@ -89,7 +93,8 @@ def test_demo_models_are_listed_with_type_fit_and_details(make_page, ctx, demo_m
     assert page.detail.title.text() == demo_model.stem
     assert page.detail.values["chat"].text() == "yes"
     assert page.detail.values["license"].text() == "apache-2.0"
-    assert page.detail.fit.text().startswith("Runs on the CPU at 1,024 tokens")
+    where = {FULL_GPU: "Runs entirely on the GPU", CPU_ONLY: "Runs on the CPU"}[verdict]
+    assert page.detail.fit.text().startswith(f"{where} at 1,024 tokens")
     assert page.load_action.isEnabled() and not page.unload_action.isEnabled()
 
     page.search.setText("q2_k")
@@ -117,7 +122,7 @@ def test_add_folder_lists_its_model_and_remembers_the_folder(make_page, ctx, tmp
         page.add_folder_action.trigger()
     qtbot.waitUntil(lambda: page.model.row_of(tiny) >= 0 and not page.is_scanning(), timeout=SCAN_MS)
     assert cell(page, tiny, COL_SOURCE).lower() == "added folder"
-    assert cell(page, tiny, COL_FIT) == "CPU"
+    assert cell(page, tiny, COL_FIT) == {FULL_GPU: "GPU", CPU_ONLY: "CPU"}[small_model_verdict(ctx.hardware)]
     assert settings_module.load().model_folders == [str(folder.resolve())]
     assert ctx.settings.model_folders == [str(folder.resolve())]
 
@@ -180,7 +185,7 @@ def test_quantize_the_demo_model_to_q4_0_through_the_dialog(make_page, ctx, demo
     assert page.quantize_action.isEnabled()
 
 
-def test_load_shows_memory_and_unload_ends_the_worker(styled, window, ctx, demo_model, qtbot):
+def test_load_shows_memory_and_unload_ends_the_worker(styled, window, ctx, demo_model, qtbot, shots):
     page = window.page("Models")
     if page.is_scanning():
         with qtbot.waitSignal(page.scanned, timeout=SCAN_MS):
@@ -202,9 +207,8 @@ def test_load_shows_memory_and_unload_ends_the_worker(styled, window, ctx, demo_
     # The same configuration a run asks for, so the run reuses this worker instead of loading again.
     assert provider.spec == Runner(ctx.store, ctx.settings, ctx.catalog, ctx.hardware, ctx.pool).spec_for(demo_model)
     assert page.unload_action.isEnabled() and not page.load_action.isEnabled()
-    Path("/tmp/shots").mkdir(exist_ok=True)
     QApplication.processEvents()  # let the layouts catch up with the new texts before the picture
-    window.grab().save("/tmp/shots/models.png")
+    assert window.grab().save(str(shots / "models.png"))
 
     with qtbot.waitSignal(ctx.library_changed, timeout=30_000):
         page.unload_action.trigger()
@@ -214,7 +218,7 @@ def test_load_shows_memory_and_unload_ends_the_worker(styled, window, ctx, demo_
     assert not page.memory_timer.isActive()
 
 
-def test_an_empty_library_says_what_to_do(styled, make_page, qtbot, tmp_path, monkeypatch):
+def test_an_empty_library_says_what_to_do(styled, make_page, qtbot, tmp_path, monkeypatch, shots):
     empty = tmp_path / "no-models"
     empty.mkdir()
     monkeypatch.setattr(paths, "PROJECT_MODELS_DIR", empty)
@@ -224,9 +228,8 @@ def test_an_empty_library_says_what_to_do(styled, make_page, qtbot, tmp_path, mo
         assert page.model.rowCount() == 0
         assert page.table_stack.currentWidget() is page.empty and page.empty.isVisible()
         assert "LM Studio" in page.empty.explain.text()
-        Path("/tmp/shots").mkdir(exist_ok=True)
         QApplication.processEvents()
-        page.grab().save("/tmp/shots/models-empty.png")
+        assert page.grab().save(str(shots / "models-empty.png"))
 
         folder = tmp_path / "found"
         folder.mkdir()

@@ -20,12 +20,10 @@ from desktop_app.settings import Settings
 from desktop_app.storage.store import Store, dumps
 from desktop_app.suites import Case, Check, load_suite, suite_from_cases
 from desktop_app.ui.pages.results import SORT_ROLE, STATE_ROLE, ResultsPage, first_line, result_state
-from desktop_app.ui.style import apply_style
 from desktop_app.ui.widgets.answer_diff import DIFF_KIND, word_diff
 from desktop_app.ui.workers import GeneratorWorker
-from tests.ui.conftest import install_run
+from tests.ui.conftest import app_look, install_run
 
-SHOTS = Path("/tmp/shots")
 SAMPLING = Sampling(max_tokens=16)
 
 
@@ -81,6 +79,7 @@ def open_page(qtbot, ctx) -> ResultsPage:
     qtbot.addWidget(page)
     page.resize(1100, 720)
     page.show()
+    qtbot.waitUntil(lambda: page.run_picker.loaded, timeout=10_000)  # the run list is read off the UI thread
     return page
 
 
@@ -103,18 +102,11 @@ def click_cell(qtbot, page: ResultsPage, case_id: str, model_key: str, ctrl: boo
     qtbot.mouseClick(page.view.viewport(), Qt.MouseButton.LeftButton, modifier, page.view.visualRect(index).center())
 
 
-def save_shot(widget, name: str) -> None:
+def save_shot(widget, folder: Path, name: str) -> None:
     """A picture as the user sees it: with the app's style sheet, which the tests otherwise leave out."""
-    app = QApplication.instance()
-    sheet, style = app.styleSheet(), app.style().name()
-    apply_style(app)
-    try:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        app.processEvents()
-        assert widget.grab().save(str(SHOTS / name))
-    finally:
-        app.setStyleSheet(sheet)
-        app.setStyle(style)
+    with app_look(QApplication.instance()):
+        QApplication.processEvents()
+        assert widget.grab().save(str(folder / name))
 
 
 def highlighted(view: QPlainTextEdit) -> list[tuple[str, str]]:
@@ -288,13 +280,15 @@ def test_a_selected_answer_is_shown_literally_and_can_be_labelled(qtbot, ctx) ->
     def label_of() -> int | None:
         return ctx.store.db["results"].get(result_id)["human_label"]
 
+    # The verdict shows at once; it is written off the UI thread, in the order given.
     qtbot.mouseClick(detail.good_button, Qt.MouseButton.LeftButton)
-    assert label_of() == 1 and detail.good_button.isChecked()
-    assert "Your verdict: good" in index.data(Qt.ItemDataRole.ToolTipRole)
+    assert detail.good_button.isChecked() and "Your verdict: good" in index.data(Qt.ItemDataRole.ToolTipRole)
+    qtbot.waitUntil(lambda: label_of() == 1, timeout=5_000)
     qtbot.mouseClick(detail.bad_button, Qt.MouseButton.LeftButton)
-    assert label_of() == -1 and detail.bad_button.isChecked() and not detail.good_button.isChecked()
+    assert detail.bad_button.isChecked() and not detail.good_button.isChecked()
+    qtbot.waitUntil(lambda: label_of() == -1, timeout=5_000)
     qtbot.mouseClick(detail.bad_button, Qt.MouseButton.LeftButton)
-    assert label_of() is None
+    qtbot.waitUntil(lambda: label_of() is None, timeout=5_000)
 
     click_cell(qtbot, page, "html", "model-b")  # its grade reason quotes the answer: still plain text
     assert detail.verdict.text().startswith("Failed")
@@ -303,7 +297,7 @@ def test_a_selected_answer_is_shown_literally_and_can_be_labelled(qtbot, ctx) ->
     page.shutdown()
 
 
-def test_two_answers_compare_word_by_word(qtbot, ctx) -> None:
+def test_two_answers_compare_word_by_word(qtbot, ctx, shots) -> None:
     cases = [Case(id="capital", prompt="What is the capital of France?", expected="Paris", checks=(Check("contains"),))]
     left = "The capital of France is Paris, of course."
     right = "The capital of France is <b>Lyon</b>, of course.\nI think."
@@ -326,7 +320,7 @@ def test_two_answers_compare_word_by_word(qtbot, ctx) -> None:
     cursor.setPosition(right.index("capital") + 1)
     assert cursor.charFormat().property(DIFF_KIND) is None, "shared words stay unmarked"
     assert "(1 word)" in dialog.summary.text() and "(5 words)" in dialog.summary.text()
-    save_shot(dialog, "diff.png")
+    save_shot(dialog, shots, "diff.png")
     page.shutdown()
     assert page.diff_dialog is None or not page.diff_dialog.isVisible()
 
@@ -363,7 +357,7 @@ def test_show_run_selects_the_run_and_the_model_column(qtbot, ctx, seeded: str) 
     page.shutdown()
 
 
-def test_a_fresh_window_on_the_same_data_finds_the_run(qtbot, ctx, seeded: str) -> None:
+def test_a_fresh_window_on_the_same_data_finds_the_run(qtbot, ctx, seeded: str, shots) -> None:
     from desktop_app.ui.context import AppContext
     from desktop_app.ui.main_window import MainWindow
 
@@ -389,6 +383,6 @@ def test_a_fresh_window_on_the_same_data_finds_the_run(qtbot, ctx, seeded: str) 
         assert page.focused_model() == key
         click_cell(qtbot, page, page.grid.case_at(1)["id"], page.grid.model_at(1))
         assert page.detail.answer_view.toPlainText() == page.grid.result_at(1, 1)["text"]
-        save_shot(window, "results.png")
+        save_shot(window, shots, "results.png")
     finally:
         window.close()

@@ -58,6 +58,7 @@ def test_a_run_left_running_by_a_crash_is_offered_for_resume_and_finishes(qtbot,
         qtbot.waitUntil(lambda: bool(suites.picker.entries) and suites.suite_path is not None, timeout=30_000)
         suites.open_suite(small_suite)
         qtbot.waitUntil(lambda: suites.suite_path == small_suite.resolve(), timeout=10_000)
+        qtbot.waitUntil(lambda: suites.interrupted_combo.findData(run_id) >= 0, timeout=10_000)  # read off-thread
         index = suites.interrupted_combo.findData(run_id)
         assert index >= 0 and suites.resume_box.isVisible() and suites.resume_button.isEnabled()
         assert "left running" in suites.interrupted_combo.itemText(index)
@@ -83,7 +84,8 @@ def test_a_run_left_running_by_a_crash_is_offered_for_resume_and_finishes(qtbot,
         assert status == "complete" and len(rows) == 3
         assert set(Counter((r["model_key"], r["case_id"]) for r in rows).values()) == {1}
         assert suites.log.topLevelItem(0).text(0).startswith(f"Resuming run {run_id}: 1 of 3")
-        assert suites.interrupted_combo.findData(run_id) == -1 and not suites.resume_box.isVisible()
+        qtbot.waitUntil(lambda: suites.interrupted_combo.findData(run_id) == -1, timeout=10_000)
+        assert not suites.resume_box.isVisible()
 
         window.show_page("Results")
         qtbot.waitUntil(lambda: results.run_data.run["status"] == "complete", timeout=10_000)

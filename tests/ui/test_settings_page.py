@@ -6,17 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QApplication, QFileDialog
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from desktop_app import paths
 from desktop_app.costing.energy import EnergyMeter
 from desktop_app.settings import Settings
 from desktop_app.ui.context import AppContext
 from desktop_app.ui.pages.settings import GPU_NONE, GPU_SOME, SettingsPage
-
-SHOTS = Path("/tmp/shots")
 
 
 @pytest.fixture
@@ -219,13 +217,82 @@ def test_machine_facts_and_where_things_live(qtbot, ctx, make_page, monkeypatch)
 
 
 
+def answer_next_question(button: QMessageBox.StandardButton, asked: list[str]) -> None:
+    """Clicks `button` in the next message box when it opens (the real dialog, run modally)."""
 
-def test_screenshot(qtbot, ctx, make_page, styled, tmp_path):
+    def click_it() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):  # not open yet
+            QTimer.singleShot(10, click_it)
+            return
+        asked.append(box.text())
+        box.button(button).click()
+
+    QTimer.singleShot(0, click_it)
+
+
+def test_leaving_settings_with_unsaved_changes_asks_save_discard_or_cancel(qtbot, window, ctx):
+    settings = window.show_page("Settings")
+    settings.price.setValue(0.42)
+    asked: list[str] = []
+
+    answer_next_question(QMessageBox.StandardButton.Cancel, asked)
+    window.nav.setCurrentRow(list(window.pages).index("Models"))  # the person clicks another screen
+    assert asked and asked[0].startswith("Save the changed settings?") and "Electricity price" in asked[0]
+    assert window.current_page_name() == "Settings"  # Cancel: still here, the change still there
+    assert window.nav.currentRow() == list(window.pages).index("Settings")
+    assert settings.price.value() == pytest.approx(0.42) and settings.is_dirty()
+
+    answer_next_question(QMessageBox.StandardButton.Discard, asked)
+    window.show_page("Compare")
+    assert len(asked) == 2 and window.current_page_name() == "Compare"
+    assert settings.price.value() == pytest.approx(ctx.settings.electricity_usd_per_kwh) != 0.42
+    assert not settings.is_dirty() and not paths.settings_path().exists()
+
+    window.show_page("Settings")
+    settings.seed.setValue(99)
+    answer_next_question(QMessageBox.StandardButton.Save, asked)
+    window.show_page("Models")
+    assert len(asked) == 3 and window.current_page_name() == "Models"
+    assert ctx.settings.seed == 99 and saved_json()["seed"] == 99
+
+    window.show_page("Settings")
+    window.show_page("Suites")  # nothing changed: nothing to ask
+    assert len(asked) == 3 and window.current_page_name() == "Suites"
+
+
+def test_an_invalid_change_saved_on_leaving_keeps_settings_shown(qtbot, window, ctx):
+    settings = window.show_page("Settings")
+    settings.watts.setValue(0)
+    asked: list[str] = []
+    answer_next_question(QMessageBox.StandardButton.Save, asked)
+    window.show_page("Models")
+    assert asked and window.current_page_name() == "Settings"
+    assert settings.fields["device_watts"].error.isVisible()
+    assert not paths.settings_path().exists()
+    settings.revert()  # the window closes after the test: nothing left to ask about
+
+
+def test_quitting_with_unsaved_settings_asks_first(qtbot, window, ctx):
+    settings = window.show_page("Settings")
+    settings.max_tokens.setValue(640)
+    asked: list[str] = []
+    answer_next_question(QMessageBox.StandardButton.Cancel, asked)
+    window.close()
+    assert asked and "Closing ModelScout drops the changes" in asked[0]
+    assert window.isVisible() and settings.is_dirty()
+
+    answer_next_question(QMessageBox.StandardButton.Save, asked)
+    window.close()
+    assert len(asked) == 2 and not window.isVisible()
+    assert saved_json()["max_tokens"] == 640
+
+
+def test_screenshot(qtbot, ctx, make_page, styled, shots):
     ctx.save_settings(Settings(threads=2, context_size=1024, max_tokens=32,
                                model_folders=[str(Path.home() / "models"), "/mnt/storage/gguf"]))
     page = make_page(ctx)
     qtbot.waitUntil(lambda: "cores" in page.threads_note.text(), timeout=5000)
     page.price.setValue(0.24)
     QApplication.processEvents()  # the layout that the machine's notes asked for
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    assert page.grab().save(str(SHOTS / "settings.png"))
+    assert page.grab().save(str(shots / "settings.png"))

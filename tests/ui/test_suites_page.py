@@ -13,9 +13,9 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from desktop_app.storage.store import Store
 from desktop_app.suites import load_suite
 from desktop_app.ui.pages.suites import SuitesPage
-from desktop_app.ui.style import apply_style
 from tests.conftest import SUITES
 from tests.ggufs import write_tiny_gguf
+from tests.ui.conftest import app_look
 
 RUN_TIMEOUT_MS = 180_000
 
@@ -212,7 +212,7 @@ def test_saving_an_included_suite_asks_where_to_put_the_copy(qtbot, page, tmp_pa
     assert page.suite_path == target.resolve()
 
 
-def test_run_the_suite_on_the_demo_model(qtbot, window, ctx, run_suite, demo_model):
+def test_run_the_suite_on_the_demo_model(qtbot, window, ctx, run_suite, demo_model, shots):
     window.resize(1240, 780)
     page = window.show_page("Suites")
     with qtbot.waitSignals([page.suite_opened, page.picker.scanned], timeout=30_000):
@@ -244,17 +244,13 @@ def test_run_the_suite_on_the_demo_model(qtbot, window, ctx, run_suite, demo_mod
     assert {page.log.topLevelItem(i).text(1) for i in range(3)} <= {"pass", "fail"}
     assert "left" in progress_texts[0] and "1 of 3 answers" in progress_texts[0]  # an ETA from fresh answers
     assert page.done_row.isVisible() and page.open_results_button.isVisible()
-    assert changed == [run_id]
+    # Screens that follow the run hear of it as answers land (throttled) and once more at the end.
+    assert set(changed) == {run_id} and 1 <= len(changed) <= 4
     assert "Done: 3 answers" in page.progress_label.text()
-    Path("/tmp/shots").mkdir(parents=True, exist_ok=True)
-    app = QApplication.instance()
-    apply_style(app)  # the look `make run` has, for the picture
-    try:
+    with app_look(QApplication.instance()):  # the look `make run` has, for the picture
         page.select_row(1)
         QApplication.processEvents()  # lay out again with the style's paddings
-        window.grab().save("/tmp/shots/suites.png")
-    finally:
-        app.setStyleSheet("")
+        assert window.grab().save(str(shots / "suites.png"))
 
 
 def test_cancel_midway_then_resume_without_duplicates(qtbot, page, ctx, run_suite, demo_model):
@@ -273,8 +269,8 @@ def test_cancel_midway_then_resume_without_duplicates(qtbot, page, ctx, run_suit
     stored = results(ctx, run_id)
     assert 1 <= len(stored) < 3
     assert Store(ctx.database_path()).run(run_id)["status"] == "interrupted"
-    assert page.resume_box.isVisible() and page.interrupted_combo.currentData() == run_id
-    assert page.resume_button.isEnabled()
+    qtbot.waitUntil(lambda: page.interrupted_combo.currentData() == run_id, timeout=10_000)  # read off the UI thread
+    assert page.resume_box.isVisible() and page.resume_button.isEnabled()
     assert "Stopped at" in page.progress_label.text()
 
     with qtbot.waitSignal(page.run_finished, timeout=RUN_TIMEOUT_MS) as blocker:
@@ -286,7 +282,8 @@ def test_cancel_midway_then_resume_without_duplicates(qtbot, page, ctx, run_suit
     assert page.log.topLevelItem(0).text(0).startswith(f"Resuming run {run_id}: {len(stored)} of 3")
     assert page.log.topLevelItemCount() == 1 + 3 - len(stored)
     assert page.progress.value() == 3
-    assert page.interrupted_combo.findData(run_id) == -1 and not page.resume_box.isVisible()
+    qtbot.waitUntil(lambda: page.interrupted_combo.findData(run_id) == -1, timeout=10_000)
+    assert not page.resume_box.isVisible()
 
     opened = []
     ctx.open_run.connect(lambda rid, key: opened.append((rid, key)))

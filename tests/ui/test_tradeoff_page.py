@@ -18,8 +18,6 @@ from desktop_app.ui.style import STYLE_SHEET
 from desktop_app.ui.formatting import format_usd
 from tests.test_tradeoff import model
 
-SHOTS = Path("/tmp/shots")
-
 
 @pytest.fixture
 def demo_run(demo_run_db) -> tuple[Path, str]:
@@ -48,7 +46,8 @@ def plotted(page) -> dict[str, tuple[float, float]]:
     return {spot.data(): (spot.pos().x(), spot.pos().y()) for spot in page.plot.scatter.points()}
 
 
-def test_each_model_is_a_point_with_its_interval_the_frontier_and_the_recommendation(ctx, qtbot, demo_run) -> None:
+def test_each_model_is_a_point_with_its_interval_the_frontier_and_the_recommendation(ctx, qtbot, demo_run,
+                                                                                     shots) -> None:
     db, run_id = demo_run
     install(db, ctx)
     page = open_page(ctx, qtbot)
@@ -106,10 +105,9 @@ def test_each_model_is_a_point_with_its_interval_the_frontier_and_the_recommenda
         assert pick.recommended in tip and "tok/s" in tip and "of 3 graded" in tip
         assert "95% interval" in tip and "$ / M tokens" in tip and "MiB" in tip
 
-        SHOTS.mkdir(parents=True, exist_ok=True)
         page.setStyleSheet(STYLE_SHEET)  # the app's look, without restyling the whole test session
         QApplication.processEvents()  # let the wrapped labels settle their height
-        page.grab().save(str(SHOTS / "tradeoff.png"))
+        assert page.grab().save(str(shots / "tradeoff.png"))
 
         # Tokens per second: a linear axis, the points move to each model's speed.
         with qtbot.waitSignal(page.updated, timeout=5_000):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QPlainTextEdit
@@ -11,11 +9,8 @@ from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QPlainTextE
 from desktop_app.analysis.ratings import people_verdicts
 from desktop_app.storage.store import Store, dumps
 from desktop_app.ui.pages.vote import VotePage
-from desktop_app.ui.style import apply_style
 from desktop_app.ui.voting import agreement_sentence, pair_key, plan_pairs
-from tests.ui.conftest import install_run
-
-SHOTS = Path("/tmp/shots")
+from tests.ui.conftest import app_look, install_run
 
 
 @pytest.fixture
@@ -133,7 +128,8 @@ def add_pair_judgment(store: Store, run_id: str, case_id: str, model: str, other
                         "error": None, "error_kind": None, "cost_usd": 0.0, "cost_json": "{}"})
 
 
-def test_ratings_reveal_the_models_and_the_judges_agreement_is_said_plainly(qtbot, open_page, ctx, seeded) -> None:
+def test_ratings_reveal_the_models_and_the_judges_agreement_is_said_plainly(qtbot, open_page, ctx, seeded,
+                                                                             shots) -> None:
     run_id = seeded
     first, second = [m["model_key"] for m in ctx.store.run_models(run_id)]
     page = open_vote(qtbot, open_page, ctx, size=(900, 600))
@@ -169,19 +165,13 @@ def test_ratings_reveal_the_models_and_the_judges_agreement_is_said_plainly(qtbo
     # Named in the ratings, never on the ballot.
     assert first not in ballot_texts(page) and second not in ballot_texts(page)
 
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    app = QApplication.instance()
-    sheet = app.styleSheet()
-    apply_style(app)
-    try:
+    with app_look(QApplication.instance()):
         page.undo()  # a pair on screen for the picture
         QApplication.processEvents()
-        page.grab().save(str(SHOTS / "vote-900.png"))
+        assert page.grab().save(str(shots / "vote-900.png"))
         page.resize(1400, 900)
         QApplication.processEvents()
-        page.grab().save(str(SHOTS / "vote-1400.png"))
-    finally:
-        app.setStyleSheet(sheet)
+        assert page.grab().save(str(shots / "vote-1400.png"))
 
 
 def test_a_run_of_one_model_has_nothing_to_vote_on(qtbot, open_page, ctx, seeded) -> None:
@@ -192,6 +182,7 @@ def test_a_run_of_one_model_has_nothing_to_vote_on(qtbot, open_page, ctx, seeded
         ctx.store.db.execute("delete from run_models where model_key != ?", [keep])
     page = open_page(VotePage, ctx)
     page.on_shown()
+    qtbot.waitUntil(lambda: page.run_picker.loaded, timeout=10_000)  # the run list is read off the UI thread
     assert page.stack.currentWidget() is page.empty and "two or more models" in page.empty_label.text()
     assert not page.vote("left") and page.current_pair() is None
     assert pair_key("c", "b", "a") == ("c", "a", "b")

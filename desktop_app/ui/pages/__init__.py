@@ -10,7 +10,9 @@ from PySide6.QtWidgets import QWidget
 from desktop_app.ui.context import AppContext
 
 # A screen: QWidget(ctx) with optional on_shown(), save_state(q), restore_state(q), shutdown(), and
-# maybe_close() -> bool, asked before the window closes (False keeps it open: e.g. unsaved edits to keep).
+# maybe_close() -> bool, asked before the window closes (False keeps it open: e.g. unsaved edits to keep);
+# maybe_leave() -> bool, asked before another screen is shown; a screen that runs models has running_work()
+# (the run in progress, in words, or None) and stop_work(seconds) -> bool (cancel it; True once its thread ended).
 Page = QWidget
 
 

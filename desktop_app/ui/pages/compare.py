@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel,
                                QPushButton, QScrollArea, QSpinBox, QSplitter, QStackedWidget,
                                QToolButton, QVBoxLayout, QWidget)
 
+from desktop_app.costing.answer_cost import local_usd_per_second
 from desktop_app.providers.api import ApiModelSpec, parse_model_ref
 from desktop_app.providers.base import Sampling
 from desktop_app.runner.events import (CaseFinished, CaseStarted, ModelFailed, ModelLoaded, ModelLoading,
@@ -26,7 +27,7 @@ from desktop_app.ui.placeholders import braces, fill, placeholders
 from desktop_app.ui.widgets.answer_column import ANSWER_STYLE, ERROR_COLOUR, AnswerColumn
 from desktop_app.ui.widgets.flow_layout import FlowLayout, labelled, together
 from desktop_app.ui.widgets.model_picker import ModelPicker
-from desktop_app.ui.workers import GeneratorWorker, run_in_background
+from desktop_app.ui.workers import ANNOUNCE_MS, GeneratorWorker, Throttle, run_in_background
 
 FLUSH_MS = 30  # streamed text is painted at most this often, never once per token
 WARM_UP_DELAY_MS = 700
@@ -73,6 +74,8 @@ class ComparePage(QWidget):
         self._by_key: dict[str, AnswerColumn] = {}
         self._worker: GeneratorWorker | None = None
         self._cancel: threading.Event | None = None
+        # Results and Tradeoff follow a run as its answers land: told a few times a second, not per answer.
+        self._announce_answers = Throttle(ANNOUNCE_MS, ctx.runs_changed.emit, self)
         self._stopped = False
         self._failed = False
         self._closed = False
@@ -395,7 +398,7 @@ class ComparePage(QWidget):
     def _begin(self, prompt: str, system: str | None, model_paths: list[str], sampling: Sampling) -> None:
         self._clear_columns()
         settings = self.ctx.settings
-        usd_per_second = settings.device_watts * settings.electricity_usd_per_kwh / 3.6e6
+        usd_per_second = local_usd_per_second(settings)  # the runner's own arithmetic
         for path in model_paths:
             api = parse_model_ref(path) is not None
             column = AnswerColumn(self.picker.label_for(path), path, None if api else usd_per_second)
@@ -495,6 +498,8 @@ class ComparePage(QWidget):
         elif isinstance(event, CaseFinished):
             column.flush()
             column.finish(event.row, event.reused)
+            if self.run_id:
+                self._announce_answers(self.run_id)
 
     def _flush(self) -> None:
         for column in self.columns:
@@ -538,6 +543,7 @@ class ComparePage(QWidget):
                 again = " Run it again to retry." if status == "incomplete" or "resume" in self._final_reason else ""
                 summary += f"\n{why[:1].upper()}{why[1:]}.{again}"
             self._set_status(summary)
+            self._announce_answers.cancel()  # the final word, now
             self.ctx.runs_changed.emit(self.run_id)
         self.run_finished.emit(self.run_id or "", status)
 
@@ -602,9 +608,25 @@ class ComparePage(QWidget):
         if not self.prompt_edit.toPlainText():
             self.prompt_edit.setFocus()
 
+    def running_work(self) -> str | None:
+        """The comparison in progress, in words, for the question asked before the window closes; None if none."""
+        if self._worker is None or not self._worker.is_running():
+            return None
+        models = f"{len(self.columns)} model{'s' if len(self.columns) != 1 else ''}"
+        return f"Comparison run {self.run_id} on {models}" if self.run_id else f"A comparison on {models}, starting"
+
+    def stop_work(self, seconds: float) -> bool:
+        """Stop the comparison and wait up to `seconds` for its thread to end; True when no thread is left."""
+        worker = self._worker
+        if worker is None:
+            return True
+        self.stop()
+        return worker.wait(seconds)
+
     def shutdown(self) -> None:
         """Stop a run in progress and wait for its worker (it ends within a token)."""
         self._closed = True  # late events from the worker must not touch a closing app
+        self._announce_answers.cancel()
         self._flush_timer.stop()
         worker = self._worker
         if worker is not None:

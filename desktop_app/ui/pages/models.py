@@ -15,6 +15,7 @@ from desktop_app.errors import UserError
 from desktop_app.models.hardware import Hardware
 from desktop_app.providers.llama_caps import capabilities, gpu_build_command, gpu_build_steps
 from desktop_app.providers.local import LocalModelSpec
+from desktop_app.runner.specs import local_spec, with_fitted_layers
 from desktop_app.settings import Settings
 from desktop_app.ui.context import AppContext
 from desktop_app.ui.errors import show_error, show_exception
@@ -36,13 +37,8 @@ MEMORY_REFRESH_MS = 2000
 
 
 def spec_for(settings: Settings, hardware: Hardware, row: LibraryRow) -> LocalModelSpec:
-    """The configuration a run would ask the pool for (Runner.spec_for + plan_models), so a run reuses it."""
-    gpu_layers = settings.gpu_layers if hardware.can_offload else 0
-    fit = row.entry.fit
-    if gpu_layers == -1 and fit is not None and fit.gpu_layers >= 0:
-        gpu_layers = fit.gpu_layers
-    return LocalModelSpec(path=row.key, n_ctx=settings.context_size, n_threads=settings.threads or hardware.default_threads,
-                          n_gpu_layers=gpu_layers, chat_template=settings.chat_templates.get(row.key))
+    """The configuration a run would ask the pool for (the runner's own), so a run reuses the loaded model."""
+    return with_fitted_layers(local_spec(settings, hardware, row.key), row.entry.fit)
 
 
 class ModelsPage(QWidget):

@@ -9,24 +9,26 @@ from typing import Any
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QMenu, QPushButton, QSizePolicy, QSplitter, QStackedWidget, QTableView,
+                               QLineEdit, QMenu, QPushButton, QSplitter, QStackedWidget, QTableView,
                                QVBoxLayout, QWidget)
 
-from desktop_app.storage.store import StoreError
 from desktop_app.ui.context import AppContext
 from desktop_app.ui.errors import show_error, show_exception
 from desktop_app.ui.formatting import format_usd, format_when, plain_tooltip
 from desktop_app.ui.runs import is_unfinished
 from desktop_app.ui.widgets.answer_diff import AnswerDiffDialog
 from desktop_app.ui.widgets.banner import Banner
+from desktop_app.ui.widgets.elided_label import ElidedLabel
 from desktop_app.ui.widgets.flow_layout import FlowLayout, labelled
 from desktop_app.ui.widgets.model_cards import SummaryStrip
 from desktop_app.ui.widgets.result_detail import ResultDetail
 from desktop_app.ui.widgets.score_dialog import ScoreDialog
 from desktop_app.ui.widgets.results_grid import (ERROR, SORT_ROLE, STATE_LABELS, STATE_ROLE, ResultsFilterProxy,
-                                                 ResultsGridModel, RunData, first_line, load_run_data, result_state)
+                                                 ResultsGridModel, RunData, first_line, load_run_data, release,
+                                                 result_state)
 from desktop_app.ui.widgets.text import plain_label
-from desktop_app.ui.workers import GeneratorWorker, run_in_background
+from desktop_app.ui.widgets.run_picker import RunPicker
+from desktop_app.ui.workers import InOrder, LatestOnly, run_in_background, with_store
 
 __all__ = ["SORT_ROLE", "STATE_ROLE", "ResultsPage", "first_line", "result_state"]
 
@@ -44,6 +46,7 @@ QLabel#verdict { font-weight: 600; }
 
 class ResultsPage(QWidget):
     loaded = Signal(str)  # a run's data is on screen (its id)
+    summary_changed = Signal(str)  # the cards show a run's figures anew after a verdict (its id)
 
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
@@ -51,10 +54,15 @@ class ResultsPage(QWidget):
         self.run_data: RunData | None = None
         self.diff_dialog: AnswerDiffDialog | None = None
         self.score_dialog: ScoreDialog | None = None
-        self._load_serial = 0
-        self._loads: set[GeneratorWorker] = set()
+        # Off the UI thread: the run's answers (newest request first), your verdicts (written in the order
+        # given) and the summary they change.
+        self._loads = LatestOnly(self)
+        self._verdicts = InOrder(self)
+        self._summaries = LatestOnly(self)
+        self._announcing = False  # this screen is telling the others of its own change: no reload here
         self._pending_focus: str | None = None
         self._changed_runs: set[str] = set()
+        self._reload_listed: set[str] = set()  # runs whose answers changed: reload once the list is read
         self.setStyleSheet(STYLE)
 
         title = QLabel("Results")
@@ -67,6 +75,8 @@ class ResultsPage(QWidget):
         self.stack = QStackedWidget()
         self.empty = self._build_empty_state()
         self.content = self._build_content()
+        self.reading = QWidget()  # blank until the run list arrives: neither state flashes by
+        self.stack.addWidget(self.reading)
         self.stack.addWidget(self.empty)
         self.stack.addWidget(self.content)
 
@@ -124,17 +134,15 @@ class ResultsPage(QWidget):
         return page
 
     def _build_content(self) -> QWidget:
-        self.run_combo = QComboBox()
-        self.run_combo.setObjectName("runPicker")
-        self.run_combo.setMinimumContentsLength(30)
-        self.run_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.run_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.run_combo.setToolTip("The stored runs, newest first")
-        self.run_combo.currentIndexChanged.connect(self._run_chosen)
+        self.run_picker = RunPicker(self.ctx, self._run_text, lambda run: plain_tooltip(self._run_tooltip(run)))
+        self.run_combo = self.run_picker.combo
+        self.run_picker.chosen.connect(self._load)
+        self.run_picker.listed.connect(self._runs_listed)
+        self.run_picker.not_found.connect(lambda message: show_error(self, "Cannot show that run", message))
         run_label = QLabel("&Run:")
         run_label.setBuddy(self.run_combo)
-        self.run_info = plain_label("hint", wrap=False)
-        self.run_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # may be cut
+        self.run_info = ElidedLabel()  # gives way to the buttons beside it; whole in its tooltip
+        self.run_info.setObjectName("hint")
         self.export_button = QPushButton("Export CSV…")
         self.export_button.setToolTip("Save the grid as it is filtered and sorted now, as a CSV file")
         self.export_button.clicked.connect(self._export_clicked)
@@ -145,7 +153,7 @@ class ResultsPage(QWidget):
         self.score_button.clicked.connect(self.open_score_dialog)
         top = QHBoxLayout()
         top.addWidget(run_label)
-        top.addWidget(self.run_combo, 3)
+        top.addWidget(self.run_picker, 3)
         top.addWidget(self.run_info, 2)
         top.addWidget(self.score_button)
         top.addWidget(self.export_button)
@@ -223,7 +231,7 @@ class ResultsPage(QWidget):
         self.view.selectionModel().currentChanged.connect(self._current_changed)
         self.view.selectionModel().selectionChanged.connect(self._selection_changed)
         for signal in (self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.modelReset,
-                       self.proxy.layoutChanged):
+                       self.proxy.layoutChanged, self.grid.filled):
             signal.connect(self._update_count)
 
         self.detail = ResultDetail()
@@ -255,43 +263,29 @@ class ResultsPage(QWidget):
     # Runs -----------------------------------------------------------------------------------
 
     def on_shown(self) -> None:
-        before = self.run_data.run_id if self.run_data else None
+        if self.run_data is not None:
+            self._reload_listed.add(self.run_data.run_id)  # another process (the CLI) may have added answers
         self.refresh_runs()
-        if before and before == self.current_run_id():
-            self._load(before)  # another process (the CLI) may have added answers since
 
     def current_run_id(self) -> str | None:
-        return self.run_combo.currentData()
+        return self.run_picker.current_run_id()
 
     def refresh_runs(self, select: str | None = None) -> None:
-        """Re-read the run list (a quick query) and load the chosen run if it changed."""
-        try:
-            runs = self.ctx.store.runs()
-        except StoreError as exc:
-            show_exception(self, "Cannot read the stored runs", exc)
-            runs = []
-        wanted = select or self.current_run_id()
-        if wanted and wanted not in {r["id"] for r in runs}:
-            try:
-                extra = self.ctx.store.run(wanted)
-            except StoreError:
-                extra = None
-            if extra is not None:
-                runs.append({**extra, "models": len(self.ctx.store.run_models(wanted))})
-        self.run_combo.blockSignals(True)
-        self.run_combo.clear()
-        for run in runs:
-            self.run_combo.addItem(self._run_text(run), run["id"])
-            self.run_combo.setItemData(self.run_combo.count() - 1, plain_tooltip(self._run_tooltip(run)),
-                                       Qt.ItemDataRole.ToolTipRole)
-        position = self.run_combo.findData(wanted) if wanted else -1
-        self.run_combo.setCurrentIndex(position if position >= 0 else (0 if runs else -1))
-        self.run_combo.blockSignals(False)
-        self.stack.setCurrentWidget(self.content if runs else self.empty)
+        """Read the run list again (off the UI thread); the chosen run loads once it arrives, if it changed."""
+        self.run_picker.refresh(select=select)
+
+    def _runs_listed(self) -> None:
+        reload, self._reload_listed = self._reload_listed, set()
+        if self.run_picker.is_empty():
+            self.stack.setCurrentWidget(self.empty)
+        elif self.stack.currentWidget() is not self.content:
+            self.stack.setCurrentWidget(self.content)
         chosen = self.current_run_id()
         if chosen is None:
-            self._show_run_data(None)
-        elif self.run_data is None or self.run_data.run_id != chosen:
+            if not self.run_picker.search.text().strip():  # a search that finds nothing keeps the run shown
+                self._loads.cancel()
+                self._show_run_data(None)
+        elif self.run_data is None or self.run_data.run_id != chosen or chosen in reload or "" in reload:
             self._load(chosen)
 
     @staticmethod
@@ -305,18 +299,9 @@ class ResultsPage(QWidget):
         return (f"Run {run['id']} ({run['kind']}), {run['status']}\nSuite {run.get('suite_name')} "
                 f"version {run.get('suite_version')}\nStarted {format_when(run['created_at'])}")
 
-    def _run_chosen(self) -> None:
-        run_id = self.current_run_id()
-        if run_id:
-            self._load(run_id)
-
     def show_run(self, run_id: str, model_key: str = "") -> None:
-        """Select a run and, given a model key, highlight that model's column (Tradeoff's clicks)."""
-        try:
-            run_id = self.ctx.store.resolve_run_id(run_id)
-        except StoreError as exc:
-            show_exception(self, "Cannot show that run", exc)
-            return
+        """Select a run (its id or a prefix of it) and, given a model key, highlight that model's column
+        (Tradeoff's clicks)."""
         if self.run_data is not None and self.run_data.run_id == run_id and self.current_run_id() == run_id:
             self.set_focus_model(model_key, select=True)
             return
@@ -324,45 +309,40 @@ class ResultsPage(QWidget):
         self.refresh_runs(select=run_id)
 
     def _note_run_changed(self, run_id: str) -> None:
+        if self._announcing:  # our own verdict: its summary is on screen already
+            return
         self._changed_runs.add(run_id)
         if not self._refresh_timer.isActive():
             self._refresh_timer.start()
 
     def _apply_run_changes(self) -> None:
         changed, self._changed_runs = self._changed_runs, set()
-        before = self.run_data.run_id if self.run_data else None
+        self._reload_listed |= changed
         self.refresh_runs()
-        current = self.current_run_id()
-        if current and current == before and (current in changed or "" in changed):
-            self._load(current)
 
     # Loading --------------------------------------------------------------------------------
 
     def _load(self, run_id: str) -> None:
-        self._load_serial += 1
-        serial = self._load_serial
+        """Read the run off the UI thread. A newer read of the same run (a live run's answers) is shown even
+        while a later one is under way; one of a run the person has left is dropped."""
         database, settings = self.ctx.database_path(), self.ctx.settings  # priced as Tradeoff prices them
-        worker = run_in_background(lambda: load_run_data(database, run_id, settings),
-                                   lambda data: self._loaded(serial, data),
-                                   lambda exc: self._load_failed(serial, exc), self)
-        self._loads.add(worker)
-        worker.finished.connect(lambda: self._loads.discard(worker))
+        shown = self.run_data.shape if self.run_data is not None and self.run_data.run_id == run_id else None
+        self._summaries.cancel()  # the load brings its own
+        self._loads.request(lambda: load_run_data(database, run_id, settings, previous=shown), self._loaded,
+                            lambda exc: show_exception(self, "Cannot open this run", exc),
+                            key=(run_id, id(settings)))
 
-    def _loaded(self, serial: int, data: RunData) -> None:
-        if serial != self._load_serial:
-            return  # the user has picked another run since
+    def _loaded(self, data: RunData) -> None:
         self._show_run_data(data)
         self.loaded.emit(data.run_id)
-
-    def _load_failed(self, serial: int, exc: BaseException) -> None:
-        if serial == self._load_serial:
-            show_exception(self, "Cannot open this run", exc)
 
     def _show_run_data(self, data: RunData | None) -> None:
         keep = self._current_keys() if data and self.run_data and data.run_id == self.run_data.run_id else None
         same_run = keep is not None
-        self.run_data = data
+        old, self.run_data = self.run_data, data
         self.grid.set_run_data(data)  # the proxy filters again on the reset or the change by itself
+        if old is not None and old is not data:  # nothing shows it now: freed a slice at a time, off this thread
+            run_in_background(lambda: release(old))
         if data is None:
             self.detail.clear()
             self.run_info.setText("")
@@ -381,7 +361,7 @@ class ResultsPage(QWidget):
             tip += (f"\nThe judge's verdicts on this run cost {format_usd(data.judge_cost_usd)}, apart from what "
                     f"the answers cost (the cards and Tradeoff count the answers only).")
         self.run_info.setText(info)
-        self.run_info.setToolTip(tip)
+        self.run_info.set_tip(tip)
         if not same_run:
             self._fill_filter_choices(data)
             self._size_columns(len(data.model_keys))
@@ -413,7 +393,7 @@ class ResultsPage(QWidget):
         progress. A run that failed for good says why, with nothing to resume."""
         run = data.run
         reason = (run.get("status_reason") or "").strip()
-        if not is_unfinished(run, self.ctx.active_runs, data.results.values()):
+        if not is_unfinished(run, self.ctx.active_runs, data.retryable):
             if run["status"] == "failed" and run["id"] not in self.ctx.active_runs:
                 self.resume_banner.show_message(
                     "This run failed", (reason[:1].upper() + reason[1:] + ". " if reason else "")
@@ -422,7 +402,7 @@ class ResultsPage(QWidget):
                 self.resume_banner.hide()
             return
         total = len(data.cases) * len(data.model_keys)
-        retry = sum(1 for row in data.results.values() if row.get("error") and row.get("error_kind") == "transient")
+        retry = len(data.retryable)
         answered = len(data.results) - retry  # a failure that may pass is made again, like a missing answer
         stored = f"{answered} of {total} answers are stored; Resume makes only the missing ones."
         if run["status"] == "running":  # nothing here runs it: the process that did has ended, or is elsewhere
@@ -555,6 +535,9 @@ class ResultsPage(QWidget):
             self.count_label.setText("")
             return
         total, shown = len(self.run_data.cases), self.proxy.rowCount()
+        if self.grid.is_filling():  # a large run comes into the grid in steps
+            self.count_label.setText(f"{total:,} cases: adding them to the grid…")
+            return
         self.count_label.setText(f"{shown} of {total} cases shown" if shown != total else
                                  f"{total} case{'s' if total != 1 else ''}")
 
@@ -622,15 +605,51 @@ class ResultsPage(QWidget):
             self.score_dialog = None
 
     def _set_human_label(self, row: dict[str, Any], value: int | None) -> None:
-        try:
-            self.ctx.store.set_human_label(row["id"], value)
-        except Exception as exc:  # noqa: BLE001 - a locked or moved database: say so, keep going
-            show_exception(self, "Cannot save your verdict", exc)
+        """Show the verdict at once and write it off the UI thread (verdicts land in the order given); the
+        run's summary is then worked out anew, and the other screens hear of it. A write that fails puts
+        the cell back as it was and says why."""
+        if self.run_data is None:
             return
+        run_id, database, settings = self.run_data.run_id, self.ctx.database_path(), self.ctx.settings
+        before = row.get("human_label")
+        self._show_label(row, value)
+
+        def write(store: Any) -> None:
+            store.set_human_label(row["id"], value)
+
+        def failed(exc: BaseException) -> None:
+            if row.get("human_label") == value:
+                self._show_label(row, before)
+            show_exception(self, "Cannot save your verdict", exc)
+
+        self._verdicts.submit(with_store(database, write), lambda _: self._verdict_saved(run_id, settings), failed)
+
+    def _show_label(self, row: dict[str, Any], value: int | None) -> None:
         row["human_label"] = value
         self.grid.result_changed(row)
         if self.detail.row is row:
             self.detail.show_label(row)
+
+    def _verdict_saved(self, run_id: str, settings: Any) -> None:
+        """A verdict is stored: the run's summary again (a person's verdict outranks the checks), then the news
+        for Tradeoff and Vote."""
+        from desktop_app.analysis.summary import summarize
+
+        self._summaries.request(with_store(self.ctx.database_path(), lambda store: summarize(store, run_id, settings)),
+                                lambda summary: self._summary_changed(run_id, summary),
+                                lambda exc: show_exception(self, "Cannot read the run's new figures", exc))
+
+    def _summary_changed(self, run_id: str, summary: Any) -> None:
+        data = self.run_data
+        if data is not None and data.run_id == run_id:
+            data.summary = summary
+            self.strip.set_summary(summary, data.graded, self.grid.focus_model)
+            self.summary_changed.emit(run_id)
+        self._announcing = True
+        try:
+            self.ctx.runs_changed.emit(run_id)
+        finally:
+            self._announcing = False
 
     def _grid_menu(self, position: QPoint) -> None:
         index = self.view.indexAt(position)
@@ -676,6 +695,7 @@ class ResultsPage(QWidget):
         data = self.run_data
         if data is None:
             raise ValueError("no run is shown")
+        self.grid.finish_filling()  # a large run may still be coming into the grid
         header = ["case", "tags", "prompt", "expected"]
         for key in data.model_keys:
             header += [f"{key} result", f"{key} score", f"{key} answer"]
@@ -702,9 +722,11 @@ class ResultsPage(QWidget):
 
     def shutdown(self) -> None:
         self._refresh_timer.stop()
-        self._load_serial += 1  # a load that lands now is ignored
-        for worker in list(self._loads):
-            worker.wait(10)
+        self.run_picker.shutdown()
+        self._verdicts.wait(10)  # a verdict being written is not cut off
+        for jobs in (self._loads, self._summaries):
+            jobs.cancel()  # what lands now is ignored
+            jobs.wait(10)
         if self.diff_dialog is not None:
             self.diff_dialog.close()
         if self.score_dialog is not None:

@@ -10,14 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QUrl, Signal
 from PySide6.QtGui import (
     QColor,
     QDesktopServices,
     QKeySequence,
     QPainter,
     QPaintEvent,
-    QResizeEvent,
     QShortcut,
 )
 from PySide6.QtWidgets import (
@@ -34,6 +33,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -107,15 +107,14 @@ class PathList(QListWidget):
 
 
 class _Columns(QWidget):
-    """Groups in two columns, or the second column under the first when the screen is too narrow."""
-
-    TWO_COLUMNS_FROM = 900  # pixels
+    """Groups in two columns, or the second column under the first when the two do not fit side by side."""
 
     def __init__(self, left: list[QWidget], right: list[QWidget]) -> None:
         super().__init__()
         self._outer = QBoxLayout(QBoxLayout.Direction.LeftToRight, self)
         self._outer.setContentsMargins(0, 4, 4, 4)
         self._outer.setSpacing(16)
+        self._columns: list[QVBoxLayout] = []
         for groups in (left, right):
             column = QVBoxLayout()
             column.setSpacing(14)
@@ -123,13 +122,27 @@ class _Columns(QWidget):
                 column.addWidget(group)
             column.addStretch(1)
             self._outer.addLayout(column, 1)
+            self._columns.append(column)
 
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        direction = (QBoxLayout.Direction.LeftToRight if event.size().width() >= self.TWO_COLUMNS_FROM
+    def two_columns_from(self) -> int:
+        """The narrowest width at which both columns fit side by side: their widest rows decide it, so a
+        longer note or label can never cut the right column off."""
+        margins = self._outer.contentsMargins()
+        return (sum(column.minimumSize().width() for column in self._columns) + self._outer.spacing()
+                + margins.left() + margins.right())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Follows the scroll area's viewport, the room there is: its own width never drops below what two
+        columns need once they are side by side, so it cannot tell when they stop fitting."""
+        if event.type() == QEvent.Type.Resize and isinstance(watched, QWidget):
+            self.fit(watched.width())
+        return False
+
+    def fit(self, width: int) -> None:
+        direction = (QBoxLayout.Direction.LeftToRight if width >= self.two_columns_from()
                      else QBoxLayout.Direction.TopToBottom)
         if direction != self._outer.direction():
             self._outer.setDirection(direction)
-        super().resizeEvent(event)
 
 
 class _Field:
@@ -166,8 +179,8 @@ class SettingsPage(QWidget):
         scroll.setObjectName("settingsScroll")
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(content)
+        scroll.setWidget(content)  # a scroll bar either way where the window is too small for a column
+        scroll.viewport().installEventFilter(content)
 
         self.status = QLabel()
         self.status.setObjectName("settingsStatus")
@@ -592,11 +605,11 @@ class SettingsPage(QWidget):
         self.status.setStyleSheet(f"color: {color};" if color else "color: #5b6270;")
 
     def _update_notes(self) -> None:
-        from desktop_app.costing.energy import hardware_usd_per_second
+        from desktop_app.costing.energy import electricity_cost_usd, hardware_usd_per_second
 
         price, watts = self.price.value(), self.watts.value()
         self.hour_cost.setText(f"At {watts:g} W, an hour of local inference costs about "
-                               f"{format_usd(watts / 1000 * price)}.")
+                               f"{format_usd(electricity_cost_usd(watts * 3600, price))}.")
         hourly = 3600 * hardware_usd_per_second(self.hardware_price.value(), self.lifetime.value(),
                                                 max(self.busy_share.value(), 1) / 100)
         self.hardware_note.setText(f"The machine adds {format_usd(hourly)} per hour of answering." if hourly else
@@ -744,6 +757,37 @@ class SettingsPage(QWidget):
         self._set_status(f"Saved at {time.strftime('%H:%M')}.", SAVED_COLOR)
         self.saved.emit()
         return True
+
+    def maybe_leave(self) -> bool:
+        """The person is switching to another screen: unsaved changes are saved, dropped or keep them here."""
+        return self._settle_unsaved("Leaving Settings")
+
+    def maybe_close(self) -> bool:
+        """The window is closing: unsaved changes are saved, dropped or keep it open, as the person says."""
+        return self._settle_unsaved("Closing ModelScout")
+
+    def _settle_unsaved(self, doing: str) -> bool:
+        """True when it is fine to go on: saved, discarded (the form shows the saved values again), or none.
+        Unsaved values apply nowhere, so leaving them behind in silence would surprise whoever runs next."""
+        if not self.is_dirty():
+            return True
+        if not self.isVisible():
+            self.ctx.navigate.emit("Settings")  # the person sees what the question is about
+        answer = QMessageBox.question(
+            self, "Unsaved settings", f"Save the changed settings?\n\n{doing} drops the changes that are not "
+            f"saved: {self._changed_labels()}.",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()  # an invalid value stays, marked in red
+        if answer == QMessageBox.StandardButton.Discard:
+            self.revert()
+            return True
+        return False
+
+    def _changed_labels(self) -> str:
+        loaded = self._loaded
+        return ", ".join(LABELS[name] for name, value in self.form_values().items() if value != loaded.get(name))
 
     def shutdown(self) -> None:
         if self._hardware_worker is not None:

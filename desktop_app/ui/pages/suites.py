@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QFrame, QHBoxLayo
 from desktop_app import paths
 from desktop_app.errors import UserError
 from desktop_app.providers.api import parse_model_ref
+from desktop_app.runner.specs import largest_context
 from desktop_app.runner import events as ev
 from desktop_app.settings import SettingsError
 from desktop_app.suites import Suite, SuiteError, load_suite, save_suite, suite_from_cases
@@ -30,7 +31,8 @@ from desktop_app.ui.widgets.case_editor import CaseDraft, CaseEditor, CaseTableM
 from desktop_app.ui.widgets.cost_dialog import CostDialog
 from desktop_app.ui.widgets.suite_list import BUNDLED_SUITES, SuiteList, find_suites, is_bundled
 from desktop_app.ui.widgets.suite_run_panel import SuiteRunPanel, section_label
-from desktop_app.ui.workers import GeneratorWorker, run_in_background
+from desktop_app.ui.workers import (ANNOUNCE_MS, GeneratorWorker, LatestOnly, Throttle, run_in_background,
+                                    with_store)
 
 DEMO_SUITE = BUNDLED_SUITES / "demo.jsonl"
 SUITE_FILTER = ("Suites (*.jsonl *.csv *.yaml *.yml *.json);;JSON Lines (*.jsonl);;CSV (*.csv);;"
@@ -98,6 +100,9 @@ class SuitesPage(QWidget):
         self.suite_path: Path | None = None
         self.dirty = False
         self.worker: GeneratorWorker | None = None
+        # Results and Tradeoff follow a run as its answers land: told a few times a second, not per answer.
+        self._announce_answers = Throttle(ANNOUNCE_MS, self.ctx.runs_changed.emit, self)
+        self._unfinished_reads = LatestOnly(self)  # the runs Resume may finish, read off the UI thread
         self.run_id: str | None = None
         self.run_status: str | None = None
         self.run_reason: str | None = None  # why the last run is not simply complete, in words
@@ -386,7 +391,8 @@ class SuitesPage(QWidget):
             else:
                 self._show_load_error(path, exc)
 
-        run_in_background(lambda: load_suite(path), done, failed, self)
+        limit = largest_context(self.ctx.settings)  # a prompt no model here can fit is a mistake in the file
+        run_in_background(lambda: load_suite(path, max_prompt_tokens=limit), done, failed, self)
 
     def _show_suite(self, suite: Suite, path: Path) -> None:
         self.suite = suite
@@ -838,6 +844,8 @@ class SuitesPage(QWidget):
         self._update_run_buttons()
 
     def _on_event(self, event: Any) -> None:
+        if self._closed:  # the window is closing: the store may be closed already
+            return
         if isinstance(event, ev.RunStarted):
             self.run_id = event.run_id
             self.ctx.active_runs.add(event.run_id)
@@ -851,6 +859,8 @@ class SuitesPage(QWidget):
                 f"USD`), then Resume the run.", kind="warning", action="Open Settings",
                 on_action=lambda: self.ctx.navigate.emit("Settings"), action_tip="Set the price under API models")
         self.run_panel.show_event(event)
+        if isinstance(event, ev.CaseFinished) and self.run_id:
+            self._announce_answers(self.run_id)
         if isinstance(event, ev.CaseFinished):
             self.case_finished.emit(event)
 
@@ -861,6 +871,8 @@ class SuitesPage(QWidget):
 
     def _on_worker_finished(self) -> None:
         self.worker = None
+        if self._closed:  # the window is closing: the store may be closed already
+            return
         run_id, status = self.run_id or "", self.run_status or ("failed" if self._run_failed else "interrupted")
         self.run_status = status
         self.ctx.active_runs.discard(run_id)
@@ -879,6 +891,7 @@ class SuitesPage(QWidget):
                              on_action=lambda: self.resume(run_id),
                              action_tip="Try again the answers that failed for a reason that may pass")
         if run_id:
+            self._announce_answers.cancel()  # the final word, now
             self.ctx.runs_changed.emit(run_id)
         self._refresh_interrupted(prefer=run_id if status != "complete" else None)
         self._update_run_buttons()
@@ -897,12 +910,22 @@ class SuitesPage(QWidget):
 
     def _refresh_interrupted(self, prefer: str | None = None) -> None:
         """Offer Resume for this suite's runs that stopped before the end, crashed ones included."""
-        runs = []
-        if self.suite is not None:
-            try:
-                runs = unfinished_runs(self.ctx.store, self.ctx.active_runs, suite_name=self.suite.name)
-            except UserError:
-                runs = []
+        if self._closed:
+            return
+        if self.suite is None:
+            self._unfinished_reads.cancel()
+            self._show_unfinished([], prefer)
+            return
+        database, active, name = self.ctx.database_path(), set(self.ctx.active_runs), self.suite.name
+        self._unfinished_reads.request(
+            with_store(database, lambda store: unfinished_runs(store, active, suite_name=name)),
+            lambda runs: self._show_unfinished(runs, prefer),
+            lambda exc: self._show_unfinished([], prefer) if isinstance(exc, UserError)
+            else show_exception(self, "Cannot read the unfinished runs", exc))
+
+    def _show_unfinished(self, runs: list[Any], prefer: str | None) -> None:
+        if self._closed:
+            return
         self.run_panel.set_unfinished(runs, prefer)
         self._update_run_buttons()
 
@@ -928,10 +951,28 @@ class SuitesPage(QWidget):
         if self._picker_ready:
             state.setValue(MODELS_KEY, self.picker.selected_paths())
 
+    def running_work(self) -> str | None:
+        """The run in progress, in words, for the question asked before the window closes; None if none."""
+        if self.worker is None or not self.worker.is_running():
+            return None
+        suite = f" of suite “{self.suite.name}”" if self.suite is not None else ""
+        done = f" ({self.progress.value()} of {self.progress.maximum()} answers)" if self.progress.maximum() else ""
+        return f"Run {self.run_id}{suite}{done}" if self.run_id else f"A suite run{suite}, starting"
+
+    def stop_work(self, seconds: float) -> bool:
+        """Cancel the run and wait up to `seconds` for its thread to end; True when no thread is left."""
+        worker = self.worker
+        if worker is None:
+            return True
+        self.cancel()
+        return worker.wait(seconds)
+
     def shutdown(self) -> None:
         """Stop a running job and wait for it, so no thread outlives the window."""
         self._closed = True
         self._load_token += 1  # a suite that finishes loading now is not shown: the app is closing
+        self._announce_answers.cancel()
+        self._unfinished_reads.cancel()
         worker = self.worker
         if worker is not None:
             self._cancel.set()

@@ -9,8 +9,8 @@ from typing import Any
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFileDialog, QFrame, QGroupBox,
-                               QHeaderView, QLabel, QPushButton, QScrollArea, QSizePolicy, QSplitter, QStackedWidget,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                               QHeaderView, QLabel, QPushButton, QScrollArea, QSplitter, QStackedWidget, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
 
 from desktop_app.analysis.recommend import DEFAULT_TOLERANCE, ModelVerdict, Recommendation, recommend
 from desktop_app.analysis.summary import ModelSummary, RunSummary, summarize
@@ -22,8 +22,9 @@ from desktop_app.ui.errors import show_error, show_exception
 from desktop_app.ui.formatting import MISSING, format_ms, format_usd, format_usd_per_1k
 from desktop_app.ui.widgets.flow_layout import FlowLayout, labelled
 from desktop_app.ui.widgets.projection_panel import ProjectionPanel
+from desktop_app.ui.widgets.run_picker import RunPicker
 from desktop_app.ui.widgets.tradeoff_plot import TradeoffPlot
-from desktop_app.ui.workers import GeneratorWorker, run_in_background
+from desktop_app.ui.workers import LatestOnly
 
 AXIS_CHOICES = [("cost", "cost per answer"), ("latency", "time per answer (median)"),
                 ("speed", "generation speed (tokens/s)"), ("size", "model file size")]
@@ -57,7 +58,7 @@ def _recommend_with_own_store(database: Path, summary: RunSummary, settings: Set
     store = Store(database)
     try:
         try:
-            projection = project(store, summary.run["id"], settings, volume)
+            projection = project(store, summary.run["id"], settings, volume, summary=summary)
         except UserError:  # nothing to project: the verdicts stand without the monthly figures
             projection = None
         return recommend(summary, tolerance=tolerance, axis=axis, projection=projection)
@@ -102,10 +103,10 @@ class TradeoffPage(QWidget):
         self.summary: RunSummary | None = None
         self.recommendation: Recommendation | None = None
         self._shown: tuple[str, int] | None = None  # (run id, answers) of the loaded summary
-        self._loads = 0  # a summary that arrives after a newer request was made is dropped
-        self._worker: GeneratorWorker | None = None
-        self._recommend_worker: GeneratorWorker | None = None
-        self._user_chose_run = False
+        # Off the UI thread, newest request first: a summary of the run (seconds on a large run), then
+        # the verdicts at the tolerance and volume (bootstraps).
+        self._summaries = LatestOnly(self)
+        self._recommendations = LatestOnly(self)
         self._export_folder = str(Path.home())
 
         title = QLabel("Tradeoff")
@@ -115,13 +116,13 @@ class TradeoffPage(QWidget):
         hint.setObjectName("hint")
         hint.setWordWrap(True)
 
-        self.run_combo = QComboBox()
-        self.run_combo.setObjectName("tradeoffRun")
-        self.run_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.run_combo.setMinimumContentsLength(20)
-        self.run_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        # Runs with answers, newest first (followed until the person picks one), read off the UI thread.
+        self.run_picker = RunPicker(ctx, _run_title, accept=lambda run: bool(run["results"]), follow_newest=True,
+                                    object_name="tradeoffRun")
+        self.run_combo = self.run_picker.combo
         self.run_combo.setToolTip("The run to plot: runs with answers, newest first")
-        self.run_combo.activated.connect(self._on_run_chosen)  # activated: by the user, not by refresh()
+        self.run_picker.chosen.connect(lambda _run_id: self._runs_listed())
+        self.run_picker.listed.connect(self._runs_listed)
         self.axis_combo = QComboBox()
         self.axis_combo.setObjectName("tradeoffAxis")
         for key, label in AXIS_CHOICES:
@@ -148,7 +149,7 @@ class TradeoffPage(QWidget):
         axis_label = QLabel("Quality &against:")
         axis_label.setBuddy(self.axis_combo)
         controls = FlowLayout(spacing=12)  # wraps in a narrow window rather than widening it
-        controls.addWidget(labelled(run_label, self.run_combo))
+        controls.addWidget(labelled(run_label, self.run_picker))
         controls.addWidget(labelled(axis_label, self.axis_combo))
         tolerance_label = QLabel("&Tolerance:")
         tolerance_label.setBuddy(self.tolerance_spin)
@@ -224,6 +225,7 @@ class TradeoffPage(QWidget):
         details = QWidget()
         details_layout = QVBoxLayout(details)
         details_layout.setContentsMargins(0, 0, 0, 0)
+        details_layout.addWidget(self.notes_label)  # below the plot, so the plot keeps its room at 900 x 600
         details_layout.addWidget(verdict_box)
         details_layout.addWidget(projection_box, 1)
         # Scrolled, so the verdicts and the projection never make the window taller than a small screen allows.
@@ -242,7 +244,6 @@ class TradeoffPage(QWidget):
         self.splitter.setChildrenCollapsible(True)
         content_layout.addLayout(controls)
         content_layout.addWidget(self.headline_label)
-        content_layout.addWidget(self.notes_label)
         content_layout.addWidget(self.splitter, 1)
 
         empty = QWidget()
@@ -266,6 +267,8 @@ class TradeoffPage(QWidget):
         self.stack = QStackedWidget()
         self.stack.addWidget(content)
         self.stack.addWidget(empty)
+        self.stack.addWidget(QWidget())  # blank until the run list arrives: neither state flashes by
+        self.stack.setCurrentIndex(2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 16, 20, 14)
         layout.setSpacing(8)
@@ -278,7 +281,6 @@ class TradeoffPage(QWidget):
         self._refresh_timer = QTimer(self, singleShot=True, interval=400, timeout=self.refresh)
         # A new tolerance or volume: the verdicts again, once the person stops turning the spin box.
         self._recommend_timer = QTimer(self, singleShot=True, interval=250, timeout=self._render)
-        self._recommends = 0  # a recommendation that arrives after a newer request was made is dropped
         for spin in (self.projection.requests, self.projection.input_tokens, self.projection.output_tokens):
             spin.valueChanged.connect(lambda _: self._recommend_timer.start())
         ctx.runs_changed.connect(self._on_runs_changed)
@@ -287,7 +289,7 @@ class TradeoffPage(QWidget):
     # Which run ---------------------------------------------------------------------------
 
     def current_run_id(self) -> str | None:
-        return self.run_combo.currentData()
+        return self.run_picker.current_run_id()
 
     def axis(self) -> Axis:
         return AXES[self.axis_combo.currentData()]
@@ -299,13 +301,14 @@ class TradeoffPage(QWidget):
 
     def show_run(self, run_id: str) -> None:
         """Plot this run (as if the user chose it)."""
-        self._user_chose_run = True
         self.refresh(prefer=run_id)
 
     def on_shown(self) -> None:
         self.refresh()
 
-    def _on_runs_changed(self, _run_id: str) -> None:
+    def _on_runs_changed(self, run_id: str) -> None:
+        if self._shown is not None and run_id == self._shown[0]:
+            self._shown = None  # new answers, or verdicts on them (as many answers as before): read it again
         if self.isVisible():  # a hidden screen catches up in on_shown()
             self._refresh_timer.start()
 
@@ -314,63 +317,44 @@ class TradeoffPage(QWidget):
         if self.isVisible():  # a hidden screen reloads in on_shown()
             self._refresh_timer.start()
 
-    def _on_run_chosen(self, _index: int) -> None:
-        self._user_chose_run = True
-        self.refresh()
-
     def refresh(self, prefer: str | None = None) -> None:
-        """Re-read the runs (cheap) and reload the chosen run's summary if it changed."""
-        try:
-            runs = [r for r in self.ctx.store.runs(limit=200) if r["results"]]
-        except Exception as exc:  # noqa: BLE001 - a damaged database, said in plain words
-            show_exception(self, "Cannot read the stored runs", exc)
-            return
-        ids = [r["id"] for r in runs]
-        current = prefer or self.current_run_id()
-        # Follow the newest run until the user picks one by hand.
-        chosen = current if current in ids and (self._user_chose_run or prefer) else (ids[0] if ids else None)
-        self.run_combo.blockSignals(True)
-        self.run_combo.clear()
-        for run in runs:
-            self.run_combo.addItem(_run_title(run), run["id"])
-            self.run_combo.setItemData(self.run_combo.count() - 1, f"run {run['id']}", Qt.ItemDataRole.ToolTipRole)
-        if chosen:
-            self.run_combo.setCurrentIndex(ids.index(chosen))
-        self.run_combo.blockSignals(False)
+        """Read the runs again (off the UI thread); the chosen run's summary reloads if its answers changed."""
+        self.run_picker.refresh(select=prefer)
+
+    def _runs_listed(self) -> None:
+        """A run list arrived, or the person picked a run: show the empty state, or load what changed."""
+        chosen = self.current_run_id()
         if chosen is None:
-            self._loads += 1
-            self._recommends += 1
+            if self.run_picker.search.text().strip():
+                return  # a search that matches nothing: the run on screen stays
+            self._summaries.cancel()
+            self._recommendations.cancel()
             self.summary, self.recommendation, self._shown = None, None, None
             self.plot.clear_models()
             self.verdict_table.setRowCount(0)
+            self.projection.show_run(None)
             self.stack.setCurrentIndex(1)
             self.updated.emit()
             return
         self.stack.setCurrentIndex(0)
-        answers = runs[ids.index(chosen)]["results"]
+        run = self.run_picker.current_run()
+        answers = run["results"] if run else -1
         if self._shown != (chosen, answers):
             self._load(chosen, answers)
 
     def _load(self, run_id: str, answers: int) -> None:
-        self._loads += 1
-        ticket = self._loads
         database, settings = self.ctx.database_path(), self.ctx.settings
-        self._worker = run_in_background(
-            lambda: _summarize_with_own_store(database, run_id, settings),
-            on_done=lambda summary: self._loaded(ticket, summary, answers),
-            on_error=lambda exc: self._load_failed(ticket, exc), parent=self)
+        # Newer figures of the same run are shown while a later request for it is worked out.
+        self._summaries.request(lambda: _summarize_with_own_store(database, run_id, settings),
+                                lambda summary: self._loaded(summary, answers),
+                                lambda exc: show_exception(self, "Cannot read the run", exc),
+                                key=(run_id, id(settings)))
 
-    def _loaded(self, ticket: int, summary: RunSummary, answers: int) -> None:
-        if ticket != self._loads:
-            return
+    def _loaded(self, summary: RunSummary, answers: int) -> None:
         self.summary = summary
         self._shown = (summary.run["id"], answers)
         self._render()
-        self.projection.show_run(summary.run["id"])
-
-    def _load_failed(self, ticket: int, exc: BaseException) -> None:
-        if ticket == self._loads:
-            show_exception(self, "Cannot read the run", exc)
+        self.projection.show_run(summary.run["id"], summary)
 
     # Plotting -----------------------------------------------------------------------------
 
@@ -383,22 +367,19 @@ class TradeoffPage(QWidget):
         if self.summary is None:
             return
         self._recommend_timer.stop()
-        self._recommends += 1
-        ticket = self._recommends
         summary, axis_key, tolerance = self.summary, self.axis_combo.currentData(), self.tolerance()
         database, settings = self.ctx.database_path(), self.ctx.settings
         from desktop_app.analysis.projection import Volume
 
         panel = self.projection
         volume = Volume(panel.requests.value(), panel.input_tokens.value(), panel.output_tokens.value())
-        self._recommend_worker = run_in_background(
+        self._recommendations.request(
             lambda: _recommend_with_own_store(database, summary, settings, volume, tolerance, axis_key),
-            on_done=lambda pick: self._recommended(ticket, summary, pick),
-            on_error=lambda exc: ticket == self._recommends and show_exception(self, "Cannot weigh the models", exc),
-            parent=self)
+            lambda pick: self._recommended(summary, pick),
+            lambda exc: show_exception(self, "Cannot weigh the models", exc))
 
-    def _recommended(self, ticket: int, summary: RunSummary, pick: Recommendation) -> None:
-        if ticket != self._recommends or summary is not self.summary:
+    def _recommended(self, summary: RunSummary, pick: Recommendation) -> None:
+        if summary is not self.summary:
             return
         self.recommendation = pick
         axis = self.axis()
@@ -614,8 +595,8 @@ class TradeoffPage(QWidget):
     def shutdown(self) -> None:
         self._refresh_timer.stop()
         self._recommend_timer.stop()
-        self._loads += 1  # whatever is still loading is no longer wanted
-        self._recommends += 1
-        for worker in (self._worker, self._recommend_worker):
-            if worker is not None and worker.is_running():
-                worker.wait(5.0)
+        self.run_picker.shutdown()
+        self.projection.shutdown()
+        for jobs in (self._summaries, self._recommendations):  # whatever is still loading is no longer wanted
+            jobs.cancel()
+            jobs.wait(5.0)

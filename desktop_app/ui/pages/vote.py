@@ -14,7 +14,6 @@ from PySide6.QtCore import QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
     QFrame,
     QGroupBox,
     QHeaderView,
@@ -22,7 +21,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
     QSplitter,
     QStackedWidget,
     QTableWidget,
@@ -43,6 +41,7 @@ from desktop_app.ui.voting import (
     load_session,
 )
 from desktop_app.ui.widgets.flow_layout import FlowLayout, labelled, together
+from desktop_app.ui.widgets.run_picker import RunPicker
 from desktop_app.ui.widgets.text import plain_label, read_only_text
 from desktop_app.ui.workers import GeneratorWorker, run_in_background
 
@@ -72,6 +71,11 @@ def _run_title(run: dict[str, Any]) -> str:
             f"{run['results']} answers")
 
 
+def _votable(run: dict[str, Any]) -> bool:
+    """A run with answers from two or more models: pairs to vote on."""
+    return bool(run["results"]) and run["models"] >= 2
+
+
 def _key_name(key: str) -> str:
     return QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText)
 
@@ -88,7 +92,6 @@ class VotePage(QWidget):
         self.queue: list[VotePair] = []  # the pairs still to vote on, the shown one first
         self.undo_stack: list[tuple[int, VotePair]] = []  # (vote id, pair) of this visit's votes, newest last
         self.ratings: Ratings | None = None
-        self._user_chose_run = False
         self._session_ticket = 0
         self._ratings_ticket = 0
         self._workers: set[GeneratorWorker] = set()
@@ -107,6 +110,9 @@ class VotePage(QWidget):
         self.content = self._build_content()
         self.stack.addWidget(self.empty)
         self.stack.addWidget(self.content)
+        self.reading = QWidget()  # blank until the run list arrives: neither state flashes by
+        self.stack.addWidget(self.reading)
+        self.stack.setCurrentWidget(self.reading)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 16, 20, 12)
@@ -157,18 +163,17 @@ class VotePage(QWidget):
         return page
 
     def _build_content(self) -> QWidget:
-        self.run_combo = QComboBox()
-        self.run_combo.setObjectName("voteRun")
-        self.run_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.run_combo.setMinimumContentsLength(20)
-        self.run_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        # Runs of two or more models with answers, newest first (followed until the person picks one).
+        self.run_picker = RunPicker(self.ctx, _run_title, accept=_votable, follow_newest=True, object_name="voteRun")
+        self.run_combo = self.run_picker.combo
         self.run_combo.setToolTip("The run whose answers to vote on: runs of two or more models, newest first")
-        self.run_combo.activated.connect(self._run_chosen)
+        self.run_picker.chosen.connect(lambda _run_id: self._runs_listed())
+        self.run_picker.listed.connect(self._runs_listed)
         run_label = QLabel("&Run:")
         run_label.setBuddy(self.run_combo)
         self.progress_label = plain_label("hint", wrap=False)  # how many pairs are voted
         top = FlowLayout(spacing=12)
-        top.addWidget(labelled(run_label, self.run_combo))
+        top.addWidget(labelled(run_label, self.run_picker))
         top.addWidget(self.progress_label)
 
         # The pair being voted on: the prompt, then answer A and answer B side by side.
@@ -285,37 +290,22 @@ class VotePage(QWidget):
     # Which run --------------------------------------------------------------------------------
 
     def current_run_id(self) -> str | None:
-        return self.run_combo.currentData()
+        return self.run_picker.current_run_id()
 
     def on_shown(self) -> None:
         self.refresh()
 
     def show_run(self, run_id: str) -> None:
-        self._user_chose_run = True
         self.refresh(prefer=run_id)
 
-    def _run_chosen(self, _index: int) -> None:
-        self._user_chose_run = True
-        self.refresh()
-
     def refresh(self, prefer: str | None = None) -> None:
-        """Re-read the runs (a quick query); load the chosen run's pairs when it changed."""
-        try:
-            runs = [r for r in self.ctx.store.runs(limit=200) if r["results"] and r["models"] >= 2]
-        except Exception as exc:  # noqa: BLE001 - a damaged database, said in plain words
-            show_exception(self, "Cannot read the stored runs", exc)
-            return
-        ids = [r["id"] for r in runs]
-        current = prefer or self.current_run_id()
-        chosen = current if current in ids and (self._user_chose_run or prefer) else (ids[0] if ids else None)
-        self.run_combo.blockSignals(True)
-        self.run_combo.clear()
-        for run in runs:
-            self.run_combo.addItem(_run_title(run), run["id"])
-            self.run_combo.setItemData(self.run_combo.count() - 1, f"run {run['id']}", Qt.ItemDataRole.ToolTipRole)
-        if chosen:
-            self.run_combo.setCurrentIndex(ids.index(chosen))
-        self.run_combo.blockSignals(False)
+        """Read the runs again (off the UI thread); the chosen run's pairs load when it changed."""
+        self.run_picker.refresh(select=prefer)
+
+    def _runs_listed(self) -> None:
+        chosen = self.current_run_id()
+        if chosen is None and self.run_picker.search.text().strip():
+            return  # a search that matches nothing: the run on screen stays
         self.stack.setCurrentWidget(self.content if chosen else self.empty)
         if chosen is None:
             self._session_ticket += 1
@@ -542,6 +532,7 @@ class VotePage(QWidget):
     def shutdown(self) -> None:
         self._ratings_timer.stop()
         self._refresh_timer.stop()
+        self.run_picker.shutdown()
         self._session_ticket += 1
         self._ratings_ticket += 1
         for worker in list(self._workers):

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import html
 import time
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QTextCursor
-from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QSizePolicy, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QToolButton, QVBoxLayout, QWidget
 
 from desktop_app.providers.prompt_formats import BASE_MODEL_ADVICE, BASE_MODEL_WARNING, is_fallback
 from desktop_app.ui.formatting import format_usd
+from desktop_app.ui.widgets.elided_label import ElidedLabel
 
 # state -> (what the user reads, colour of the status text)
 STATES: dict[str, tuple[str, str]] = {
@@ -40,6 +41,32 @@ ANSWER_STYLE = "\n".join([
 ])
 
 
+# Narrow enough that three columns fit side by side in a 900-pixel-wide window without a scroll bar.
+MIN_WIDTH = 180
+SEPARATOR = " · "  # between figures: the only place a line of figures may break
+
+
+class FiguresLabel(QLabel):
+    """Figures joined by " · ", wrapped only between them, never inside one ("first token / 737 ms").
+
+    text() gives the plain text, as set; what is drawn is rich text with each figure kept on one line.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self.setWordWrap(True)
+        self._plain = ""
+
+    def setText(self, text: str) -> None:
+        self._plain = text
+        parts = [html.escape(part).replace(" ", "&nbsp;") for part in text.split(SEPARATOR)]
+        super().setText(" · ".join(parts))
+
+    def text(self) -> str:
+        return self._plain
+
+
 class AnswerColumn(QFrame):
     """Tokens are buffered by append() and painted by flush(), which the page calls on a timer."""
 
@@ -50,7 +77,7 @@ class AnswerColumn(QFrame):
         super().__init__(parent)
         self.setObjectName("answerColumn")
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setMinimumWidth(260)
+        self.setMinimumWidth(MIN_WIDTH)
         self.model_key: str | None = None
         self.row: dict[str, Any] | None = None
         self.state = "waiting"
@@ -64,17 +91,12 @@ class AnswerColumn(QFrame):
         self._first_at: float | None = None
         self._last_at: float | None = None
 
-        self.title = QLabel(title)
+        # The model's name has the column's width to itself (elided, whole in its tooltip, when narrower); the
+        # state shares the next line with the verdict buttons and gives way to them.
+        self.title = ElidedLabel(title, tip=tooltip if tooltip != title else "")
         self.title.setObjectName("answerTitle")
-        self.title.setTextFormat(Qt.TextFormat.PlainText)
-        self.title.setToolTip(tooltip)
-        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.status = QLabel()
+        self.status = ElidedLabel()
         self.status.setObjectName("answerStatus")
-        self.status.setTextFormat(Qt.TextFormat.PlainText)
-        header = QHBoxLayout()
-        header.addWidget(self.title, 1)
-        header.addWidget(self.status)
         self.notice = QLabel()  # e.g. a model file without a chat template
         self.notice.setObjectName("answerNotice")
         self.notice.setTextFormat(Qt.TextFormat.PlainText)
@@ -95,28 +117,29 @@ class AnswerColumn(QFrame):
         self.error.setWordWrap(True)
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error.hide()
-        self.metrics = QLabel(" ")
+        self.metrics = FiguresLabel()
         self.metrics.setObjectName("hint")
-        self.metrics.setTextFormat(Qt.TextFormat.PlainText)
-        self.metrics.setWordWrap(True)
+        self.metrics.setText(" ")
         self.metrics.setToolTip("Generated tokens, generation speed, time to the first token, "
                                 "total time and cost (≈: a live estimate until the answer is stored)")
 
         self.good = self._verdict_button("✓ Good", "Mark this answer as good (stored with the run)", 1)
         self.bad = self._verdict_button("✗ Bad", "Mark this answer as bad (stored with the run)", -1)
-        footer = QHBoxLayout()
-        footer.addWidget(self.metrics, 1)
-        footer.addWidget(self.good, 0, Qt.AlignmentFlag.AlignBottom)
-        footer.addWidget(self.bad, 0, Qt.AlignmentFlag.AlignBottom)
+        state_row = QHBoxLayout()
+        state_row.setSpacing(4)
+        state_row.addWidget(self.status, 1)
+        state_row.addWidget(self.good)
+        state_row.addWidget(self.bad)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
-        layout.setSpacing(6)
-        layout.addLayout(header)
+        layout.setSpacing(4)
+        layout.addWidget(self.title)
+        layout.addLayout(state_row)
         layout.addWidget(self.notice)
         layout.addWidget(self.text, 1)
         layout.addWidget(self.error)
-        layout.addLayout(footer)
+        layout.addWidget(self.metrics)
         self.set_state("waiting")
 
     def _verdict_button(self, text: str, tip: str, value: int) -> QToolButton:

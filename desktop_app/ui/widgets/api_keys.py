@@ -17,6 +17,7 @@ from desktop_app.errors import UserError
 from desktop_app.providers.api import parse_model_ref
 from desktop_app.ui.context import AppContext
 from desktop_app.ui.errors import show_error
+from desktop_app.ui.widgets.elided_label import ElidedLabel
 from desktop_app.ui.workers import run_in_background
 
 
@@ -50,14 +51,14 @@ class ApiKeys(QWidget):
                 widget.deleteLater()
         self.sources.clear()
         for row, lookup in enumerate(found):
-            name = QLabel(lookup.name)
-            source = QLabel(f"from {lookup.source}" if lookup.source else
-                            f"not set (or set {keys.env_var(lookup.name)})")
+            # Names and sources quote hosts and environment variables, single words that can be long: each on
+            # one line, the source under its name with the row's width, elided (whole in the tooltip) if short
+            # of room, never broken mid-word.
+            name = ElidedLabel(lookup.name, mode=Qt.TextElideMode.ElideMiddle)
+            source = ElidedLabel(f"from {lookup.source}" if lookup.source else
+                                 f"not set (or set {keys.env_var(lookup.name)})", mode=Qt.TextElideMode.ElideMiddle)
             source.setObjectName("hint")
-            source.setTextFormat(Qt.TextFormat.PlainText)
-            source.setWordWrap(True)  # environment variable names can be long: wrap, never widen the form
-            source.setMinimumWidth(60)
-            source.setToolTip(source.text())
+            source.setContentsMargins(0, 0, 0, 6)
             self.sources[lookup.name] = source
             set_button = QPushButton("Set…")
             set_button.setObjectName(f"setKey:{lookup.name}")
@@ -66,9 +67,11 @@ class ApiKeys(QWidget):
             delete.setObjectName(f"deleteKey:{lookup.name}")
             delete.setEnabled(lookup.source == "the OS keychain")
             delete.clicked.connect(lambda *_, n=lookup.name: self.delete(n))
-            for column, widget in enumerate((name, source, set_button, delete)):
-                self.grid.addWidget(widget, row, column)
-        self.grid.setColumnStretch(1, 1)
+            self.grid.addWidget(name, 2 * row, 0)
+            self.grid.addWidget(set_button, 2 * row, 1)
+            self.grid.addWidget(delete, 2 * row, 2)
+            self.grid.addWidget(source, 2 * row + 1, 0, 1, 3)
+        self.grid.setColumnStretch(0, 1)
         self.changed.emit()
 
     def ask_and_store(self, name: str) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+import dataclasses
+
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -22,8 +25,10 @@ from PySide6.QtWidgets import (
 from desktop_app import keys
 from desktop_app.costing.prices import ApiPricing, PriceOverride
 from desktop_app.errors import UserError
-from desktop_app.providers.api import ApiModelSpec
+from desktop_app.providers.api import ApiModelSpec, api_model_name
 from desktop_app.ui.context import AppContext
+from desktop_app.ui.widgets.elided_label import WrappingLabel
+from desktop_app.ui.widgets.sizing import grow_to_content
 from desktop_app.ui.workers import run_in_background
 
 PROVIDERS = [("openai", "OpenAI"), ("anthropic", "Anthropic"),
@@ -65,14 +70,19 @@ class ApiModelDialog(QDialog):
         model_row.addWidget(self.model, 1)
         model_row.addWidget(self.list_button)
         self.list_status = _hint()
+        self.display_name = QLineEdit()
+        self.display_name.setObjectName("apiDisplayName")
+        self.display_name.setPlaceholderText("optional: what tables and plots call it")
+        self.display_name.setToolTip("Leave empty for the model's own name (a server's model as model @ host:port)")
 
+        # A note shares its field's cell: QFormLayout gives a word-wrapped label in a row of its own too
+        # little height, cutting its last line off.
         form = QFormLayout()
         form.addRow("Provider", self.provider)
         form.addRow("Server URL", self.base_url)
-        form.addRow("API key", self.key)
-        form.addRow("", self.key_source)
-        form.addRow("Model", model_row)
-        form.addRow("", self.list_status)
+        form.addRow("API key", _with_note(self.key, self.key_source))
+        form.addRow("Model", _with_note(model_row, self.list_status))
+        form.addRow("Display name", self.display_name)
 
         self.price_known = _hint()
         self.use_table = QRadioButton("Use the published price")
@@ -86,12 +96,20 @@ class ApiModelDialog(QDialog):
             token_row.addWidget(QLabel(label))
             token_row.addWidget(spin)
         token_row.addStretch(1)
+        hour_row = QHBoxLayout()
+        hour_row.addWidget(self.hour_price)
+        hour_row.addStretch(1)
+        choices = QGridLayout()
+        choices.addWidget(self.use_table, 0, 0, 1, 2)
+        choices.addWidget(self.per_token, 1, 0)
+        choices.addLayout(token_row, 1, 1)
+        choices.addWidget(self.per_hour, 2, 0)
+        choices.addLayout(hour_row, 2, 1)
+        choices.setColumnStretch(1, 1)
         price_box = QGroupBox("Price")
-        price_form = QFormLayout(price_box)
-        price_form.addRow(self.price_known)
-        price_form.addRow(self.use_table)
-        price_form.addRow(self.per_token, token_row)
-        price_form.addRow(self.per_hour, self.hour_price)
+        price_layout = QVBoxLayout(price_box)
+        price_layout.addWidget(self.price_known)
+        price_layout.addLayout(choices)
         self.use_table.setChecked(True)
 
         self.error = QLabel()
@@ -116,12 +134,21 @@ class ApiModelDialog(QDialog):
         self.provider.currentIndexChanged.connect(self._provider_changed)
         self.base_url.textChanged.connect(self._provider_changed)
         self.model.currentTextChanged.connect(lambda *_: self._price_timer.start())
+        for changed in (self.model.currentTextChanged, self.base_url.textChanged, self.provider.currentIndexChanged):
+            changed.connect(lambda *_: self._show_name())
         for widget in (self.use_table, self.per_token, self.per_hour):
             widget.toggled.connect(self._price_mode_changed)
             widget.clicked.connect(lambda *_: setattr(self, "_price_chosen", True))
         self._provider_changed()
         self._price_mode_changed()
         self._refresh()
+        self._show_name()
+
+    def event(self, event: QEvent) -> bool:
+        handled = super().event(event)
+        if event.type() == QEvent.Type.LayoutRequest:  # a note changed: as tall as it now needs
+            grow_to_content(self)
+        return handled
 
     # Reading the form -----------------------------------------------------------------------
 
@@ -135,7 +162,16 @@ class ApiModelDialog(QDialog):
         s = self.ctx.settings
         return ApiModelSpec(provider, (model if model is not None else self.model.currentText()).strip(),
                             base_url, timeout_s=s.api_timeout_s, max_retries=s.api_max_retries,
-                            max_concurrency=s.api_max_concurrency)
+                            max_concurrency=s.api_max_concurrency,
+                            display_name=self.display_name.text().strip() or None)
+
+    def _show_name(self) -> None:
+        """The name runs will use, as the placeholder while none is typed (never a server's file path)."""
+        try:
+            shown = api_model_name(dataclasses.replace(self.spec(), display_name=None))
+        except UserError:
+            shown = "what tables and plots call it"
+        self.display_name.setPlaceholderText(f"optional: {shown}")
 
     def override(self) -> PriceOverride | None:
         if self.per_token.isChecked():
@@ -262,8 +298,6 @@ class ApiModelDialog(QDialog):
         self.error.setText(str(exc) if isinstance(exc, UserError) else f"Could not store the key: {exc}")
 
     def _save(self, spec: ApiModelSpec, override: PriceOverride | None) -> None:
-        import dataclasses
-
         settings = self.ctx.settings
         models = [ref for ref in settings.api_models if ref != spec.ref] + [spec.ref]
         prices = dict(settings.price_overrides)
@@ -271,17 +305,33 @@ class ApiModelDialog(QDialog):
             prices[spec.ref] = override.to_dict()
         else:
             prices.pop(spec.ref, None)
-        self.ctx.save_settings(dataclasses.replace(settings, api_models=models, price_overrides=prices))
+        names = {ref: name for ref, name in settings.api_model_names.items() if ref != spec.ref}
+        if spec.display_name:
+            names[spec.ref] = spec.display_name
+        self.ctx.save_settings(dataclasses.replace(settings, api_models=models, price_overrides=prices,
+                                                   api_model_names=names))
         self.key.clear()
         self.added.emit(spec.ref)
         super().accept()
 
 
+def _with_note(field: QWidget | QHBoxLayout, note: QLabel) -> QWidget:
+    """A field with its note under it, in one form cell."""
+    cell = QWidget()
+    column = QVBoxLayout(cell)
+    column.setContentsMargins(0, 0, 0, 0)
+    column.setSpacing(3)
+    if isinstance(field, QWidget):
+        column.addWidget(field)
+    else:
+        column.addLayout(field)
+    column.addWidget(note)
+    return cell
+
+
 def _hint() -> QLabel:
-    label = QLabel()
+    label = WrappingLabel()  # hints quote key names, URLs and model names: long single words
     label.setObjectName("hint")
-    label.setWordWrap(True)
-    label.setTextFormat(Qt.TextFormat.PlainText)
     return label
 
 

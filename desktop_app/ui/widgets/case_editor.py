@@ -14,8 +14,8 @@ from PySide6.QtWidgets import (QFormLayout, QLabel, QLineEdit, QPlainTextEdit, Q
 
 from desktop_app.suites import Case, Check, SuiteError
 from desktop_app.suites.csvfile import parse_checks_text
-from desktop_app.suites.loader import CHECK_TYPES, parse_number
-from desktop_app.suites.records import Problems, case_from_record
+from desktop_app.suites.loader import CHECK_TYPES
+from desktop_app.suites.records import Problems, case_from_record, default_checks  # the loader's own rules
 from desktop_app.ui.placeholders import braces, placeholders
 
 CHECKS_HELP = ("How the answer is graded, separated by ';': contains, exact, regex:PATTERN, numeric:TOLERANCE, "
@@ -23,14 +23,6 @@ CHECKS_HELP = ("How the answer is graded, separated by ';': contains, exact, reg
                "Leave empty to grade automatically from Expected (numeric for a number, else contains).")
 FIELD_LABELS = {"id": "ID", "prompt": "Prompt", "system": "System", "expected": "Expected", "checks": "Checks",
                 "tags": "Tags", "max_tokens": "Max tokens"}
-
-
-def default_checks(expected: str | float | None) -> tuple[Check, ...]:
-    """The checks the suite loader gives a case that names none (kept in step with loader._case)."""
-    if expected is None:
-        return ()
-    numeric = not isinstance(expected, str) or parse_number(expected) is not None
-    return (Check("numeric" if numeric else "contains"),)
 
 
 def checks_to_text(checks: tuple[Check, ...], expected: str | float | None) -> str:
@@ -237,9 +229,8 @@ class CaseTableModel(QAbstractTableModel):
 
 
 def _auto_checks_label(expected: str) -> str:
-    if not expected.strip():
-        return "none"
-    return "auto: numeric" if parse_number(expected) is not None else "auto: contains"
+    checks = default_checks(expected.strip() or None)  # what the loader gives a case that names no checks
+    return f"auto: {checks[0].type}" if checks else "none"
 
 
 class CaseEditor(QWidget):

@@ -24,9 +24,13 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.ui.formatting import format_usd
+from desktop_app.ui.widgets.elided_label import WrappingLabel
 
 if TYPE_CHECKING:  # the runner pulls in sqlite-utils: not at start-up
     from desktop_app.runner.runner import CostEstimate
+
+MAX_ROWS_SHOWN = 8  # more API models than this scroll
+MAX_WIDTH = 1100  # pixels: past this a long model name is elided in the middle (whole on hover)
 
 
 class CostDialog(QDialog):
@@ -37,7 +41,6 @@ class CostDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("costDialog")
         self.setWindowTitle("This run calls paid APIs")
-        self.setMinimumWidth(600)
         priced = [e.worst_usd for e in estimates if e.worst_usd is not None]
         self.total = sum(priced)
         intro = QLabel(f"At most {format_usd(self.total)} for the API answers: prompts counted high (a token for "
@@ -59,9 +62,15 @@ class CostDialog(QDialog):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
                 self.table.setItem(row, column, item)
+        # Every column as wide as its contents and the table as tall as its rows, so the dialog opens at the
+        # size that shows them all; on a small screen the model's name gives way first (elided, whole on hover).
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setWordWrap(False)
+        self.table.setSizeAdjustPolicy(QTableWidget.SizeAdjustPolicy.AdjustToContents)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._fit_table()
 
         self.use_cap = QCheckBox("Stop before the API answers cost more than")
         self.use_cap.setObjectName("useCap")
@@ -82,13 +91,13 @@ class CostDialog(QDialog):
         # Every model without a known price (the only reason a worst case is missing: a price by the hour is
         # bounded by the longest answer Settings allows) keeps a cap from bounding the run.
         self.unpriced = [e.model_key for e in estimates if e.worst_usd is None]
-        note = QLabel(f"Not counted: {', '.join(self.unpriced)} (no price known)." if self.unpriced else "")
+        note = WrappingLabel(f"Not counted: {', '.join(self.unpriced)} (no price known)." if self.unpriced else "")
         note.setObjectName("hint")
         note.setWordWrap(True)
         note.setTextFormat(Qt.TextFormat.PlainText)
         note.setVisible(bool(self.unpriced))
 
-        self.price_warning = QLabel()
+        self.price_warning = WrappingLabel()
         self.price_warning.setObjectName("priceNeeded")
         self.price_warning.setWordWrap(True)
         self.price_warning.setTextFormat(Qt.TextFormat.PlainText)
@@ -116,7 +125,7 @@ class CostDialog(QDialog):
                 field.textChanged.connect(self._update_run_button)
                 row.addWidget(field)
                 fields.append(field)
-            name = QLabel(f"Price of {key}:")
+            name = WrappingLabel(f"Price of {key}:")
             name.setTextFormat(Qt.TextFormat.PlainText)
             prices.addWidget(name)
             prices.addLayout(row)
@@ -137,6 +146,19 @@ class CostDialog(QDialog):
         layout.addWidget(self.buttons)
         self.use_cap.toggled.connect(self._update_run_button)
         self._update_run_button()
+
+    def _fit_table(self) -> None:
+        """The table's width: its columns' if the screen has room, else the screen's, the model column eliding."""
+        self.table.resizeColumnsToContents()
+        header = self.table.horizontalHeader()
+        natural = sum(header.sectionSize(c) for c in range(header.count())) + 2 * self.table.frameWidth()
+        screen = self.screen().availableGeometry().width() if self.screen() else 1024
+        room = min(int(screen * 0.95), MAX_WIDTH) - 40  # the dialog's margins
+        if natural > room:
+            header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.setMinimumWidth(min(natural, room))
+        rows = sum(self.table.rowHeight(r) for r in range(min(self.table.rowCount(), MAX_ROWS_SHOWN)))
+        self.table.setFixedHeight(header.sizeHint().height() + rows + 2 * self.table.frameWidth())
 
     def cap(self) -> float | None:
         return self.cap_box.value() if self.use_cap.isChecked() else None

@@ -11,11 +11,12 @@ from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from desktop_app.models.catalog import ModelCatalog
-from desktop_app.models.fit import CPU_ONLY, FULL_GPU, PARTIAL_GPU, WILL_NOT_FIT, Fit
+from desktop_app.models.fit import CPU_ONLY, FULL_GPU, PARTIAL_GPU, WILL_NOT_FIT, WILL_NOT_LOAD, Fit
 from desktop_app.models.gguf_meta import GGUFError
 from desktop_app.models.hardware import Hardware
 from desktop_app.settings import Settings
 from desktop_app.ui.library import LibraryEntry, scan_library
+from desktop_app.ui.widgets.filter_change import rows_filter_change
 from desktop_app.units import format_bytes
 
 SOURCE_NAMES = {
@@ -31,6 +32,7 @@ FIT_BADGES: dict[str, tuple[str, str]] = {
     PARTIAL_GPU: ("Partial GPU", "#c27803"),
     CPU_ONLY: ("CPU", "#2f6fde"),
     WILL_NOT_FIT: ("Won't fit", "#d9534f"),
+    WILL_NOT_LOAD: ("Won't load", "#b3261e"),
     UNREADABLE: ("Unreadable", "#8a8f99"),
 }
 LOADED_COLOR = "#1e8e4e"
@@ -266,9 +268,8 @@ class LibraryProxy(QSortFilterProxyModel):
         self._words: list[str] = []
 
     def set_search(self, text: str) -> None:
-        self.beginFilterChange()
-        self._words = text.casefold().split()
-        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        with rows_filter_change(self):
+            self._words = text.casefold().split()
 
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
         if not self._words:
@@ -310,12 +311,14 @@ class FitBadgeDelegate(QStyledItemDelegate):
 
 
 VERDICT_SENTENCES = {FULL_GPU: "Runs entirely on the GPU", PARTIAL_GPU: "Runs partly on the GPU",
-                     CPU_ONLY: "Runs on the CPU", WILL_NOT_FIT: "Will not fit this machine"}
+                     CPU_ONLY: "Runs on the CPU", WILL_NOT_FIT: "Will not fit this machine",
+                     WILL_NOT_LOAD: "Will not load with this llama.cpp"}
 
 
 def explain_fit(fit: Fit) -> str:
     """The verdict, then each part of the estimate's reason on its own line."""
-    lines = [f"{VERDICT_SENTENCES.get(fit.verdict, fit.verdict)} at {fit.context:,} tokens of context."]
+    context = "." if fit.verdict == WILL_NOT_LOAD else f" at {fit.context:,} tokens of context."
+    lines = [f"{VERDICT_SENTENCES.get(fit.verdict, fit.verdict)}{context}"]
     lines += [_sentence(part) for part in fit.reason.split("; ") if part.strip()]
     return "\n".join(lines)
 

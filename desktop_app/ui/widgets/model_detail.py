@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QScrollArea,
                                QVBoxLayout, QWidget)
 
+from desktop_app.models.fit import WILL_NOT_LOAD
 from desktop_app.providers.prompt_formats import BASE_MODEL_WARNING, COMPLETION, describe_choice
 from desktop_app.ui.widgets.library_table import ADDED_FILE, LibraryRow, explain_fit, format_parameters
 from desktop_app.units import format_bytes
@@ -176,6 +177,8 @@ class DetailPanel(QScrollArea):
         fit = row.entry.fit
         if fit is not None:
             self.fit.setText(explain_fit(fit))
+            # A file this llama.cpp cannot open reads as an error, not as one more placement.
+            self.fit.setStyleSheet("color: #b3261e;" if fit.verdict == WILL_NOT_LOAD else "")
 
 
     # Prompt format ----------------------------------------------------------------------------

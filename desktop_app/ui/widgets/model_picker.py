@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
-from desktop_app.providers.api import parse_model_ref
+from desktop_app.models.fit import WILL_NOT_LOAD
+from desktop_app.providers.api import api_model_name, parse_model_ref
 from desktop_app.providers.prompt_formats import BASE_MODEL_ADVICE, BASE_MODEL_WARNING, describe_choice
 from desktop_app.ui.context import AppContext
 from desktop_app.ui.library import LibraryEntry, scan_library
@@ -67,12 +69,13 @@ class ModelPicker(QWidget):
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             if not fits:
                 item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
-                item.setText(item.text() + "  ·  won't fit")
+                item.setText(item.text() + ("  ·  won't load" if entry.fit.verdict == WILL_NOT_LOAD
+                                            else "  ·  won't fit"))
             item.setCheckState(Qt.CheckState.Checked if str(entry.path) in checked else Qt.CheckState.Unchecked)
             self.list.addItem(item)
         for ref in self.ctx.settings.api_models:
             spec = parse_model_ref(ref)
-            item = QListWidgetItem(f"{api_label(ref)}  ·  {spec.provider}")
+            item = QListWidgetItem(f"{api_label(ref, self.ctx.settings.api_model_names)}  ·  {spec.provider}")
             item.setData(Qt.ItemDataRole.UserRole, ref)
             item.setToolTip(f"{ref}\nAn API model: answers are priced per token (or per hour), not by "
                             f"electricity.")
@@ -113,7 +116,7 @@ class ModelPicker(QWidget):
     def label_for(self, path: str) -> str:
         """What a column or a list calls the model before the run names it."""
         if parse_model_ref(path) is not None:
-            return api_label(path)
+            return api_label(path, self.ctx.settings.api_model_names)
         entry = next((e for e in self.entries if str(e.path) == path), None)
         return entry.display_name if entry else Path(path).stem
 
@@ -130,14 +133,13 @@ class ModelPicker(QWidget):
                              Qt.ConnectionType.SingleShotConnection)
 
 
-def api_label(ref: str) -> str:
-    """openai:gpt-4o-mini stays; a compatible server's model reads model @ host:port."""
+def api_label(ref: str, names: dict[str, str] | None = None) -> str:
+    """What runs will call the API model (the core's rule): the name the user gave it (`names`, by
+    reference), else openai:gpt-4o-mini as it is, a compatible server's model as model @ host:port."""
     spec = parse_model_ref(ref)
-    if spec is None or spec.provider != "openai-compatible":
+    if spec is None:
         return ref
-    from desktop_app import keys
-
-    return f"{spec.model} @ {keys.name_for_url(spec.endpoint)}"
+    return api_model_name(dataclasses.replace(spec, display_name=spec.display_name or (names or {}).get(spec.ref)))
 
 
 def _identity(value: str) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QPersistentModelIndex, QPointF, QSortFilterProxyModel,
-                            Qt)
+                            Qt, QTimer, Signal)
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QWidget
 
@@ -16,6 +16,7 @@ from desktop_app.analysis.summary import RunSummary, summarize
 from desktop_app.settings import Settings
 from desktop_app.storage.store import Store
 from desktop_app.ui.formatting import format_ms, format_rate, format_usd, plain_tooltip
+from desktop_app.ui.widgets.filter_change import rows_filter_change
 
 # Cell states, from one stored result row (or none yet).
 PASSED, FAILED, ERROR, UNGRADED, MISSING = "passed", "failed", "error", "ungraded", "missing"
@@ -31,6 +32,8 @@ RESULT_ROLE = Qt.ItemDataRole.UserRole + 2
 SORT_ROLE = Qt.ItemDataRole.UserRole + 3
 CAVEAT_ROLE = Qt.ItemDataRole.UserRole + 4  # the sentences that qualify a cell's figures (a tuple, maybe empty)
 CAVEAT_COLOR = "#d08a00"
+FILL_STEP = 2000  # rows added to the grid per turn of the event loop
+CHANGED_CELLS_ONE_BY_ONE = 2000  # more changed cells than this: the whole grid is redrawn at once
 
 
 def result_state(row: dict[str, Any] | None) -> str:
@@ -107,6 +110,9 @@ class RunData:
     judgments: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     pair_judgments: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     judge_cost_usd: float = 0.0
+    # The cells whose answer or grade differ from those of the same run as shown before ([case][model]
+    # positions); None: all of them (a first load).
+    changed: list[tuple[int, int]] | None = None
     # Derived here, on the loading thread, so that filtering and sorting thousands of rows stays quick.
     rows: list[list[dict[str, Any] | None]] = field(init=False)  # [case][model]
     states: list[list[str]] = field(init=False)  # [case][model]
@@ -114,6 +120,10 @@ class RunData:
     sort_keys: list[list[Any]] = field(init=False)  # [column][case]: case id, then each model's score
     haystacks: list[str] = field(init=False)  # [case]: the searchable text, casefolded
     row_of: dict[str, int] = field(init=False)  # case id -> row
+    tags: list[str] = field(init=False)  # every case tag, sorted
+    retryable: list[dict[str, Any]] = field(init=False)  # answers that failed for a reason that may pass
+    graded: bool = field(init=False)  # some answer passed or failed its checks
+    shape: RunShape = field(init=False)  # what a later read of the run is compared with
 
     def __post_init__(self) -> None:
         self.rows = [[self.results.get((case["id"], key)) for key in self.model_keys] for case in self.cases]
@@ -132,22 +142,67 @@ class RunData:
                     parts += [row.get("text") or "", row.get("error") or ""]
             self.haystacks.append("\n".join(parts).casefold())
         self.row_of = {case["id"]: i for i, case in enumerate(self.cases)}
+        self.tags = sorted({tag for case in self.cases for tag in case.get("tags") or ()})
+        self.retryable = [row for row in self.results.values()
+                          if row.get("error") and row.get("error_kind") == "transient"]
+        self.graded = any(state in (PASSED, FAILED) for states in self.states for state in states)
+        self.shape = RunShape(self.run["id"], tuple(self.model_keys), hash(tuple(c["id"] for c in self.cases)),
+                              [hash(_fingerprint(row)) for rows in self.rows for row in rows])
 
     @property
     def run_id(self) -> str:
         return self.run["id"]
 
-    @property
-    def tags(self) -> list[str]:
-        return sorted({tag for case in self.cases for tag in case.get("tags") or ()})
+    def changed_since(self, shown: RunShape | None) -> list[tuple[int, int]] | None:
+        """The cells that differ from `shown` (the same run, as on screen), or None when it is not comparable."""
+        mine = self.shape
+        if shown is None or (shown.run_id, shown.model_keys, shown.cases) != (mine.run_id, mine.model_keys,
+                                                                             mine.cases):
+            return None
+        models = len(self.model_keys)
+        return [divmod(cell, models) for cell, (a, b) in enumerate(zip(shown.cells, mine.cells, strict=True))
+                if a != b]
 
-    @property
-    def graded(self) -> bool:
-        return any(state in (PASSED, FAILED) for states in self.states for state in states)
+
+@dataclass(frozen=True)
+class RunShape:
+    """What a later read of a run is compared with, to redraw only what changed: no answer is kept alive."""
+
+    run_id: str
+    model_keys: tuple[str, ...]
+    cases: int  # a hash of the case ids in order
+    cells: list[int]  # [case * models + model]: a hash of what the grid shows of each answer
 
 
-def load_run_data(database: Path, run_id: str, settings: Settings | None = None) -> RunData:
-    """A run as the screen shows it; with `settings`, its answers are priced under them (as Tradeoff does)."""
+def release(data: RunData, step: int = 500) -> None:
+    """Take a run's data apart a slice at a time, on a worker thread once no screen shows it.
+
+    Freeing the 100,000 answers of a large run in one go holds Python's lock for a quarter of a second or
+    more, and the window waits for it; a slice at a time, other threads run in between.
+    """
+    for mapping in (data.results, data.row_of, data.judgments, data.pair_judgments):
+        while mapping:
+            for _ in range(min(step, len(mapping))):
+                mapping.popitem()
+    for sequence in (data.rows, data.states, data.caveats, *data.sort_keys, data.sort_keys, data.haystacks,
+                     data.cases, data.retryable):
+        while sequence:
+            del sequence[-step:]
+
+
+def _fingerprint(row: dict[str, Any] | None) -> tuple[Any, ...] | None:
+    """What the grid and the detail show of an answer: when equal, its cell needs no redraw."""
+    if row is None:
+        return None
+    return (row["id"], row.get("human_label"), row.get("grade_passed"), row.get("grade_score"), row.get("error"),
+            row.get("grade_reason"), row.get("reused_from"), row.get("under_load"), row.get("sharing"))
+
+
+def load_run_data(database: Path, run_id: str, settings: Settings | None = None,
+                  previous: RunShape | None = None) -> RunData:
+    """A run as the screen shows it; with `settings`, its answers are priced under them (as Tradeoff does).
+    With `previous` (the shape of the same run as shown now), the cells that changed are found here, off the
+    UI thread."""
     store = Store(database)
     try:
         summary = summarize(store, run_id, settings)
@@ -163,12 +218,14 @@ def load_run_data(database: Path, run_id: str, settings: Settings | None = None)
             else:
                 judgments.setdefault((j["case_id"], j["model_key"]), []).append(j)
         judge_cost = store.judge_spend(summary.run["id"])
+        cases = store.suite_cases(summary.run["id"])  # case by case: a large suite never holds the lock long
     finally:
         store.close()
-    cases = json.loads(summary.run["suite_json"])["cases"]
-    return RunData(summary.run, cases, [m.model for m in summary.models],
+    data = RunData(summary.run, cases, [m.model for m in summary.models],
                    {(row["case_id"], row["model_key"]): row for row in rows}, summary,
                    {key: name for key, name in requested.items() if name}, judgments, pairs, judge_cost)
+    data.changed = data.changed_since(previous)
+    return data
 
 
 # The grid -----------------------------------------------------------------------------------
@@ -224,13 +281,18 @@ class ResultsGridModel(QAbstractTableModel):
     every comparison takes a second on a few thousand cases, sorting a list of keys takes milliseconds.
     """
 
+    filled = Signal()  # every case of the run is in the grid (a large run comes in steps)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.run_data: RunData | None = None
         self.focus_model = ""
-        self.order: list[int] = []  # grid row -> the case's position in the suite
+        self.order: list[int] = []  # grid row -> the case's position in the suite (the rows added so far)
         self.sort_column = -1
         self.sort_order = Qt.SortOrder.AscendingOrder
+        # A run of many cases enters the grid FILL_STEP rows per turn of the event loop: the view and the
+        # filter take each step in a few milliseconds, where all at once would hold the window still.
+        self._fill_timer = QTimer(self, singleShot=True, interval=0, timeout=self._fill_step)
 
     # Data in ----------------------------------------------------------------------------
 
@@ -242,27 +304,70 @@ class ResultsGridModel(QAbstractTableModel):
         if same_shape:  # new answers in a live run: keep the selection and the scroll position
             self.run_data = data
             self.sort_rows(self.sort_column, self.sort_order)
-            self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, self.columnCount() - 1))
+            self._cells_changed(data.changed)
             return
+        self._fill_timer.stop()
         self.beginResetModel()
         self.run_data = data
         self.focus_model = ""
-        self.order = list(range(len(data.cases))) if data else []
+        self.order = list(range(min(FILL_STEP, len(data.cases)))) if data else []
         self.sort_column, self.sort_order = -1, Qt.SortOrder.AscendingOrder
         self.endResetModel()
+        self._filled_or_more()
+
+    def _cells_changed(self, changed: list[tuple[int, int]] | None) -> None:
+        """Redraw (and filter again) only the cells that changed: a live run's new answer, a verdict."""
+        if not self.order:
+            return
+        if changed is None or len(changed) > CHANGED_CELLS_ONE_BY_ONE:
+            self.dataChanged.emit(self.index(0, 0), self.index(self.rowCount() - 1, self.columnCount() - 1))
+            return
+        row_of_position = {position: row for row, position in enumerate(self.order)}
+        for position, model in changed:
+            row = row_of_position.get(position)
+            if row is not None:  # not in the grid yet: it arrives as it is
+                index = self.index(row, model + 1)
+                self.dataChanged.emit(index, index)
+
+    def is_filling(self) -> bool:
+        return self.run_data is not None and len(self.order) < len(self.run_data.cases)
+
+    def finish_filling(self) -> None:
+        """Every case in the grid now (an export, a cell to select that has not arrived yet)."""
+        if self.is_filling():
+            self._fill_step(len(self.run_data.cases))
+
+    def _fill_step(self, rows: int = 0) -> None:
+        if not self.is_filling():
+            return
+        start = len(self.order)
+        stop = min(len(self.run_data.cases), start + (rows or FILL_STEP))
+        self.beginInsertRows(QModelIndex(), start, stop - 1)
+        self.order.extend(range(start, stop))
+        self.endInsertRows()
+        self._filled_or_more()
+
+    def _filled_or_more(self) -> None:
+        if self.is_filling():
+            self._fill_timer.start()
+            return
+        self._fill_timer.stop()
+        if self.sort_column >= 0:  # rows that came in after a sort was chosen take their places
+            self.sort_rows(self.sort_column, self.sort_order)
+        self.filled.emit()
 
     def sort_rows(self, column: int, order: Qt.SortOrder) -> None:
         """Order rows by case id (column 0) or a model's score; -1 for the suite's order. Ties keep it."""
         self.sort_column, self.sort_order = column, order
         if self.run_data is None:
             return
-        count = len(self.run_data.cases)
+        in_grid = sorted(self.order)  # the suite's order, of the cases added so far
         if 0 <= column < self.columnCount():
             keys = self.run_data.sort_keys[column]
-            new_order = sorted(range(count), key=keys.__getitem__,
+            new_order = sorted(in_grid, key=keys.__getitem__,
                                reverse=order == Qt.SortOrder.DescendingOrder)  # stable either way
         else:
-            new_order = list(range(count))
+            new_order = in_grid
         if new_order == self.order:
             return
         self.layoutAboutToBeChanged.emit()
@@ -301,8 +406,11 @@ class ResultsGridModel(QAbstractTableModel):
     def index_of(self, case_id: str, model_key: str | None) -> QModelIndex:
         if self.run_data is None or case_id not in self.run_data.row_of:
             return QModelIndex()
+        position = self.run_data.row_of[case_id]
+        if position >= len(self.order):  # rows are added in the suite's order: this one has not come yet
+            self.finish_filling()
         column = 0 if not model_key or model_key not in self.run_data.model_keys else self.column_of(model_key)
-        return self.index(self.order.index(self.run_data.row_of[case_id]), column)
+        return self.index(self.order.index(position), column)
 
     def row_failed(self, row: int) -> bool:
         states = self.run_data.states[self.order[row]]
@@ -326,7 +434,7 @@ class ResultsGridModel(QAbstractTableModel):
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex | None = None) -> int:
         if self.run_data is None or (parent is not None and parent.isValid()):
             return 0
-        return len(self.run_data.cases)
+        return len(self.order)
 
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex | None = None) -> int:
         if self.run_data is None or (parent is not None and parent.isValid()):
@@ -436,10 +544,9 @@ class ResultsFilterProxy(QSortFilterProxyModel):
         self.setSourceModel(grid)
 
     def set_filters(self, **changes: Any) -> None:
-        self.beginFilterChange()
-        for name, value in changes.items():
-            setattr(self, name, value)
-        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        with rows_filter_change(self):
+            for name, value in changes.items():
+                setattr(self, name, value)
 
     def refilter(self) -> None:
         self.set_filters()

@@ -153,10 +153,12 @@ class ScoreDialog(QDialog):
             combo.setItemData(combo.count() - 1, str(entry.path), Qt.ItemDataRole.ToolTipRole)
         for ref in self.ctx.settings.api_models:
             spec = parse_model_ref(ref)
-            combo.addItem(f"{api_label(ref)}  ·  {spec.provider if spec else 'API'}", ref)
+            name = api_label(ref, self.ctx.settings.api_model_names)
+            combo.addItem(f"{name}  ·  {spec.provider if spec else 'API'}", ref)
             combo.setItemData(combo.count() - 1, ref, Qt.ItemDataRole.ToolTipRole)
         if wanted and combo.findData(wanted) < 0:  # the run's judge, even when no longer in the library
-            combo.addItem(f"{api_label(wanted) if parse_model_ref(wanted) else wanted}  ·  this run's judge", wanted)
+            shown = api_label(wanted, self.ctx.settings.api_model_names) if parse_model_ref(wanted) else wanted
+            combo.addItem(f"{shown}  ·  this run's judge", wanted)
         combo.setCurrentIndex(max(0, combo.findData(wanted)) if wanted else 0)
         combo.blockSignals(False)
         self._update()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import itertools
 import math
+import os.path
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +37,18 @@ def _hollow(colour: str) -> dict[str, object]:
     return {"brush": pg.mkBrush(255, 255, 255, 235), "pen": pg.mkPen(colour, width=2.4)}
 
 
+Box = tuple[float, float, float, float]  # left, bottom, right, top, in pixels with y growing upwards
+NAME_BREAKS = set(".-_ /:@")  # where a shortened name may start
+NEAR_PLACES = 8  # of a label's candidate places, those touching its point (the rest are a line or more off)
+
+
 def label_text(summary: ModelSummary) -> str:
     return summary.model + (CAVEAT_MARK if summary.measurement_notes else "")
+
+
 QUALITY_RANGE = (-0.04, 1.06)
+QUALITY_LABEL = "mean score (bar: 95% interval)"
+SHORT_QUALITY_LABEL = "mean score"  # where the plot is too short for the whole axis title
 
 
 def _format_size_tick(value: float) -> str:
@@ -121,7 +131,7 @@ class TradeoffPlot(pg.PlotWidget):
         left.setTicks([[(v / 100, f"{v}%") for v in range(0, 101, 20)],
                        [(v / 100, "") for v in range(10, 100, 20)]])
         # Quality is the mean score over the cases; the bar is its 95% bootstrap interval (analysis.stats).
-        item.setLabel("left", "mean score (bar: 95% interval)", color=TEXT_COLOUR)
+        item.setLabel("left", QUALITY_LABEL, color=TEXT_COLOUR)
         item.getViewBox().setMouseEnabled(x=True, y=True)
 
         self.frontier_curve = pg.PlotCurveItem(
@@ -155,6 +165,13 @@ class TradeoffPlot(pg.PlotWidget):
         self.frontier_keys: list[str] = []
         self.recommended_key: str | None = None
         self.labels: dict[str, pg.TextItem] = {}
+        self._key_items: list[pg.ScatterPlotItem] = []  # legend lines for points labelled by a number
+        # Where no corner of the plot is free of points, the legend is one line under the plot instead.
+        self.legend_strip = pg.LabelItem(justify="left", color=TEXT_COLOUR,
+                                         size=f"{self.label_font.pointSizeF():g}pt")
+        self.legend_strip.setObjectName("legendStrip")
+        self.legend_strip.hide()
+        self._strip_for: tuple[int, int] | None = None  # the widget's size when the strip was chosen
         self._relayout = QTimer(self, singleShot=True, interval=50, timeout=self._layout)
 
     # Data ----------------------------------------------------------------------------------
@@ -177,6 +194,7 @@ class TradeoffPlot(pg.PlotWidget):
                                                 shown, clamped)
         self.frontier_keys = [m.model for m in frontier if m.model in self.points]
         self.recommended_key = recommended if recommended in self.points else None
+        self._strip_for = None  # new points: the legend may fit in a corner again
 
         item = self.getPlotItem()
         self.bottom_axis.setLogMode(self.log_x)
@@ -216,6 +234,7 @@ class TradeoffPlot(pg.PlotWidget):
             text = pg.TextItem(text=label_text(p.summary),  # plain text, never HTML
                                color=CAVEAT_COLOUR if p.summary.measurement_notes else TEXT_COLOUR)
             text.setFont(self.label_font)
+            text.textItem.document().setDocumentMargin(1)  # its box is its text: labels pack closer
             item.addItem(text)
             text.setPos(p.x, p.y)
             self.labels[p.summary.model] = text
@@ -266,11 +285,18 @@ class TradeoffPlot(pg.PlotWidget):
         """Fit the range to the points with room for their labels, then place labels clear of each other."""
         points = list(self.points.values())
         item = self.getPlotItem()
+        if item is None:  # the widget was closed while a relayout was pending
+            return
         item.setYRange(*QUALITY_RANGE, padding=0)
         if not points:
             self.frontier_curve.setData(np.zeros(0), np.zeros(0))
+            self._show_key([])
             return
         width_px, height_px = self._view_size()
+        title = QUALITY_LABEL if QFontMetricsF(self.font()).horizontalAdvance(QUALITY_LABEL) < height_px - 8 \
+            else SHORT_QUALITY_LABEL
+        if item.getAxis("left").labelText != title:
+            item.setLabel("left", title, color=TEXT_COLOUR)
         metrics = QFontMetricsF(self.label_font)
         label_width = max(metrics.horizontalAdvance(label_text(p.summary)) for p in points) + 14
         low, high = min(p.x for p in points), max(p.x for p in points)
@@ -290,44 +316,140 @@ class TradeoffPlot(pg.PlotWidget):
         self.frontier_curve.setData(*path)
         beam = (high - low) * 10 / width_px  # 10 px wide, in data units
         self.error_bars.setData(beam=beam)
-        self._place_labels(low, high, width_px, height_px, metrics, path)
+        self._place_labels(low, high, width_px, height_px, path)
 
     def _place_labels(self, low: float, high: float, width_px: float, height_px: float,
-                      metrics: QFontMetricsF, frontier: tuple[np.ndarray, np.ndarray]) -> None:
+                      frontier: tuple[np.ndarray, np.ndarray]) -> None:
+        """Each point's name where it covers no other label, point, line or the legend: the full name, else the
+        part that tells it from the others, else a number the legend explains; the tooltip has it all."""
         y_low, y_high = QUALITY_RANGE
 
         def to_px(x: float, y: float) -> tuple[float, float]:  # y grows upwards, like the plot
             return (x - low) / (high - low) * width_px, (y - y_low) / (y_high - y_low) * height_px
 
         marker = 8.0
-        taken = [(x - marker, y - marker, x + marker, y + marker)
-                 for x, y in (to_px(p.x, p.y) for p in self.points.values())]
+        centres = {key: to_px(p.x, p.y) for key, p in self.points.items()}
+        taken: list[Box] = [(x - marker, y - marker, x + marker, y + marker) for x, y in centres.values()]
         # The frontier's segments are obstacles too: a label must not sit on the line.
         line = [to_px(x, y) for x, y in zip(*frontier)]
         for (x0, y0), (x1, y1) in itertools.pairwise(line):
             taken.append((min(x0, x1) - 2, min(y0, y1) - 2, max(x0, x1) + 2, max(y0, y1) + 2))
-        gap, text_h = 9.0, metrics.height() + 2
+        # Interval bars: better not crossed, but a label may cross one when nothing else is left.
+        bars = [(x - 1.5, to_px(0, p.summary.quality_low)[1], x + 1.5, to_px(0, p.summary.quality_high)[1])
+                for (x, _), p in zip(centres.values(), self.points.values())
+                if p.summary.quality_low is not None and p.summary.quality_high is not None]
+        legend = self._place_legend(taken + bars, width_px, height_px)
+        if legend is not None:
+            taken.append(legend)
+        short = distinguishing_names(list(self.points))
+        numbered: list[tuple[str, str]] = []
         for point in sorted(self.points.values(), key=lambda p: (-p.y, p.x)):
-            x, y = to_px(point.x, point.y)
-            text_w = metrics.horizontalAdvance(label_text(point.summary)) + 6
-            # (anchor in the text's own box, the box in px): right, above right, below right, left.
-            up = marker + 1  # clear of the point's own marker
-            candidates = [
-                ((-gap / text_w, 0.5), (x + gap, y - text_h / 2, x + gap + text_w, y + text_h / 2)),
-                ((0.0, 1 + up / text_h), (x, y + up, x + text_w, y + up + text_h)),
-                ((0.0, -up / text_h), (x, y - up - text_h, x + text_w, y - up)),
-                ((1 + gap / text_w, 0.5), (x - gap - text_w, y - text_h / 2, x - gap, y + text_h / 2)),
-            ]
-            for i in range(1, 5):  # then further up, a line at a time
-                candidates.append(((0.0, 1 + (up + i * text_h) / text_h),
-                                   (x, y + up + i * text_h, x + text_w, y + up + (i + 1) * text_h)))
-            anchor, box = next(((a, b) for a, b in candidates
-                                if _inside(b, width_px, height_px) and not any(_overlap(b, t) for t in taken)),
-                               candidates[0])
-            taken.append(box)
-            label = self.labels[point.summary.model]
-            label.setAnchor(anchor)
-            label.setPos(point.x, point.y)
+            key = point.summary.model
+            label = self.labels[key]
+            mark = CAVEAT_MARK if point.summary.measurement_notes else ""
+            texts = list(dict.fromkeys([label_text(point.summary), short[key] + mark]))
+            spot = None
+            for near, text in ((True, texts[0]), (True, texts[-1]), (False, texts[0]), (False, texts[-1])):
+                spot = self._spot_for(label, text, centres[key], marker, taken, bars, width_px, height_px, near)
+                if spot:
+                    break
+            else:  # no room for a name: a number, explained in the legend
+                number = str(len(numbered) + 1)
+                numbered.append((number, key))
+                spot = self._spot_for(label, number, centres[key], marker, taken, bars, width_px, height_px)
+            label.setVisible(spot is not None)
+            if spot is not None:
+                anchor, box = spot
+                taken.append(box)
+                label.setAnchor(anchor)
+                label.setPos(point.x, point.y)
+        if numbered and legend is not None:  # the key would grow the legend over the labels: under the plot
+            self._strip_for = (self.width(), self.height())
+            self._show_strip(True)
+        self._show_key(numbered)
+
+    @staticmethod
+    def _spot_for(label: pg.TextItem, text: str, centre: tuple[float, float], marker: float, taken: list[Box],
+                  bars: list[Box], width_px: float, height_px: float,
+                  near: bool = True) -> tuple[tuple[float, float], Box] | None:
+        """Sets `text` on `label` and finds it a free place by its point (`near`: touching it, else a few lines
+        above or below): the anchor and the box it covers."""
+        label.setText(text)
+        size = label.textItem.boundingRect()
+        boxes = _candidate_boxes(centre, size.width(), size.height(), marker + 1)
+        boxes = boxes[:NEAR_PLACES] if near else boxes[NEAR_PLACES:]
+        for obstacles in (taken + bars, taken):
+            for box in boxes:
+                # A pixel of air around it: drawn, a box's edges round outwards to whole pixels.
+                clear = (box[0] - 1, box[1] - 1, box[2] + 1, box[3] + 1)
+                if _inside(box, width_px, height_px) and not any(_overlap(clear, t) for t in obstacles):
+                    x, y = centre  # the anchor: where the point falls in the text's own box (y from the top)
+                    return ((x - box[0]) / size.width(), (box[3] - y) / size.height()), clear
+        return None
+
+    def _place_legend(self, obstacles: list[Box], width_px: float, height_px: float) -> Box | None:
+        """The legend goes to a corner where it hides no point, line or bar (its box is returned, an obstacle
+        for the labels), else to a line under the plot (None), which stays while the plot keeps its size."""
+        size_now = (self.width(), self.height())
+        if self._strip_for == size_now:
+            return None
+        corner, box, hidden = self._best_corner(obstacles, width_px, height_px)
+        if hidden:
+            self._strip_for = size_now
+            self._show_strip(True)
+            return None
+        self.legend.anchor(*corner)
+        self._show_strip(False)
+        return box
+
+    def _show_strip(self, strip: bool) -> None:
+        """The legend as a box in the plot or as a line under it; the plot's height changes, so lay out again."""
+        layout = self.getPlotItem().layout
+        if strip == self.legend_strip.isVisible() and strip == (self.legend_strip.parentItem() is not None):
+            return
+        self.legend.setVisible(not strip)
+        if strip:
+            layout.addItem(self.legend_strip, 4, 1)
+            self.legend_strip.show()
+        else:
+            layout.removeItem(self.legend_strip)
+            self.legend_strip.hide()
+            self.legend_strip.setParentItem(None)
+        self._relayout.start()
+
+    def _best_corner(self, obstacles: list[Box], width_px: float, height_px: float) -> tuple[tuple, Box, int]:
+        """The corner where the legend covers the fewest obstacles: (anchor, its box, how many it covers)."""
+        self.legend.updateSize()
+        size = self.legend.boundingRect()
+        w, h, m = size.width(), size.height(), 10.0
+        corners = [  # (the legend's anchor and the view's, offset; the box it then covers, y up)
+            (((1, 1), (1, 1), (-m, -m)), (width_px - m - w, m, width_px - m, m + h)),
+            (((1, 0), (1, 0), (-m, m)), (width_px - m - w, height_px - m - h, width_px - m, height_px - m)),
+            (((0, 0), (0, 0), (m, m)), (m, height_px - m - h, m + w, height_px - m)),
+            (((0, 1), (0, 1), (m, -m)), (m, m, m + w, m + h)),
+        ]
+        hidden = [(sum(_overlap(box, o) for o in obstacles), n) for n, (_, box) in enumerate(corners)]
+        count, best = min(hidden)
+        return corners[best][0], corners[best][1], count
+
+    def _show_key(self, numbered: list[tuple[str, str]]) -> None:
+        """The legend explains the points labelled by a number (and names those that got no label)."""
+        for item in self._key_items:
+            self.legend.removeItem(item)
+        self._key_items = []
+        keys = [html.escape(f"{number} = {key}" if self.labels[key].isVisible() else f"{key} (hover the points)")
+                for number, key in numbered]
+        for text in keys:
+            entry = pg.ScatterPlotItem(size=0, pen=None, brush=None)  # text only
+            self.legend.addItem(entry, text)
+            self._key_items.append(entry)
+        symbols = [(POINT_COLOUR, "●", "local model"), (API_COLOUR, "◆", "API model"),
+                   (FRONTIER_COLOUR, "– –", "Pareto frontier"), (HIGHLIGHT_COLOUR, "◯", "recommended")]
+        if self._caveat_in_legend:
+            symbols.append((POINT_COLOUR, "○", "* measured with a caveat (hover it)"))
+        line = "&nbsp;&nbsp;&nbsp;".join(f"<span style='color:{colour}'>{symbol}</span>&nbsp;{name}"
+                                         for colour, symbol, name in symbols)
+        self.legend_strip.setText(line + ("<br>" + " · ".join(keys) if keys else ""))
 
     # Hover and click --------------------------------------------------------------------
 
@@ -390,6 +512,16 @@ class TradeoffPlot(pg.PlotWidget):
         scene = self.getPlotItem().getViewBox().mapViewToScene(pg.Point(point.x, point.y))
         return self.mapFromScene(scene)
 
+    def label_boxes(self) -> dict[str, QRectF]:
+        """Where each shown point label is drawn, in the widget's coordinates: for tests and tools."""
+        return {key: self.mapFromScene(label.sceneBoundingRect()).boundingRect().toRectF()
+                for key, label in self.labels.items() if label.isVisible()}
+
+    def view_box_rect(self) -> QRectF:
+        """The plotting area (inside the axes), in the widget's coordinates."""
+        view = self.getPlotItem().getViewBox()
+        return self.mapFromScene(view.sceneBoundingRect()).boundingRect().toRectF()
+
     # Export ----------------------------------------------------------------------------
 
     def export(self, path: str | Path) -> Path:
@@ -429,9 +561,41 @@ class TradeoffPlot(pg.PlotWidget):
         return path
 
 
-def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+def distinguishing_names(names: list[str]) -> dict[str, str]:
+    """Each name without the start it shares with another (cut where a word or a part ends), after an
+    ellipsis: SmolLM2-135M-Instruct.Q4_1 beside SmolLM2-135M-Instruct.Q2_K is …Q4_1."""
+    short = {}
+    for name in names:
+        shared = max((len(os.path.commonprefix([name, other])) for other in names if other != name), default=0)
+        cut = max((i + 1 for i, char in enumerate(name[:shared]) if char in NAME_BREAKS), default=0)
+        short[name] = "…" + name[cut:] if 0 < cut < len(name) else name
+    return short
+
+
+def _candidate_boxes(centre: tuple[float, float], w: float, h: float, clear: float) -> list[Box]:
+    """Places for a w x h label by a point (px, y up), best first: right, left, above, below, the corners,
+    then further up and down a line at a time."""
+    x, y = centre
+    gap = clear + 1
+    boxes = [
+        (x + gap, y - h / 2, x + gap + w, y + h / 2),  # right
+        (x - gap - w, y - h / 2, x - gap, y + h / 2),  # left
+        (x - w / 2, y + clear, x + w / 2, y + clear + h),  # above
+        (x - w / 2, y - clear - h, x + w / 2, y - clear),  # below
+        (x, y + clear, x + w, y + clear + h),  # above right
+        (x, y - clear - h, x + w, y - clear),  # below right
+        (x - w, y + clear, x, y + clear + h),  # above left
+        (x - w, y - clear - h, x, y - clear),  # below left
+    ]
+    for i in range(1, 5):
+        boxes.append((x, y + clear + i * h, x + w, y + clear + (i + 1) * h))
+        boxes.append((x, y - clear - (i + 1) * h, x + w, y - clear - i * h))
+    return boxes
+
+
+def _overlap(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def _inside(box: tuple[float, float, float, float], width: float, height: float) -> bool:
+def _inside(box: Box, width: float, height: float) -> bool:
     return box[0] >= 0 and box[1] >= 0 and box[2] <= width and box[3] <= height
