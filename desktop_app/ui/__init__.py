@@ -1,1 +1,1 @@
-"""The Qt desktop app: the only package that imports PySide6, pyqtgraph or superqt."""
+"""The Qt desktop app: the only package that imports PySide6 or pyqtgraph."""
