@@ -186,24 +186,11 @@ def combine_pair(first: str, second: str) -> str:
 
 # Judgments --------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Judgment:
-    """One answer graded by a judge; an unreadable verdict or a failed call is `error`, not a zero."""
+class _JudgeCalls:
+    """What a judgment's calls add up to; `error` and `results` are the judgment's own fields."""
 
-    judge: str  # the judge's label
-    verdict: float | None  # the rating 1..10 as the judge wrote it
-    score: float | None  # 0..1: (verdict - 1) / 9
-    reason: str  # the judge's whole text, also when its verdict could not be read
     error: str | None
-    error_kind: str | None  # "transient" (trying again may help) or "permanent"
-    request: Request
-    results: tuple[Result, ...]  # the judge's calls, for pricing and timings
-    identity: dict[str, Any]  # the judge's identity (what its verdict depends on besides the request)
-    request_hash: str  # identity + the prompt sent: an identical judgment can be reused
-    cost_usd: float | None = None  # set when a price callable was given; None: not priced or unknown
-    cost_detail: dict[str, Any] = field(default_factory=dict)
-
-    kind = "single"
+    results: tuple[Result, ...]
 
     @property
     def ok(self) -> bool:
@@ -228,7 +215,27 @@ class Judgment:
 
 
 @dataclass(frozen=True)
-class PairJudgment:
+class Judgment(_JudgeCalls):
+    """One answer graded by a judge; an unreadable verdict or a failed call is `error`, not a zero."""
+
+    judge: str  # the judge's label
+    verdict: float | None  # the rating 1..10 as the judge wrote it
+    score: float | None  # 0..1: (verdict - 1) / 9
+    reason: str  # the judge's whole text, also when its verdict could not be read
+    error: str | None
+    error_kind: str | None  # "transient" (trying again may help) or "permanent"
+    request: Request
+    results: tuple[Result, ...]  # the judge's calls, for pricing and timings
+    identity: dict[str, Any]  # the judge's identity (what its verdict depends on besides the request)
+    request_hash: str  # identity + the prompt sent: an identical judgment can be reused
+    cost_usd: float | None = None  # set when a price callable was given; None: not priced or unknown
+    cost_detail: dict[str, Any] = field(default_factory=dict)
+
+    kind = "single"
+
+
+@dataclass(frozen=True)
+class PairJudgment(_JudgeCalls):
     """Two answers to one case, X and Y, judged in both orders; `outcome` is X, Y, tie or inconsistent."""
 
     judge: str
@@ -248,14 +255,6 @@ class PairJudgment:
     kind = "pair"
 
     @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    @property
-    def cancelled(self) -> bool:
-        return any(r.finish_reason == "cancelled" for r in self.results)
-
-    @property
     def reason(self) -> str:
         """Both texts, each under the order it was asked in."""
         headings = ("[X as assistant A, Y as assistant B]", "[Y as assistant A, X as assistant B]")
@@ -264,18 +263,6 @@ class PairJudgment:
     def winner(self, x_key: str, y_key: str) -> str | None:
         """The outcome in model keys, as stored: the winner's key, "tie" or "inconsistent"."""
         return {"X": x_key, "Y": y_key}.get(self.outcome or "", self.outcome)
-
-    @property
-    def prompt_tokens(self) -> int | None:
-        return _total(r.prompt_tokens for r in self.results)
-
-    @property
-    def completion_tokens(self) -> int | None:
-        return _total(r.completion_tokens for r in self.results)
-
-    @property
-    def wall_time_ms(self) -> float | None:
-        return _total(r.wall_time_ms for r in self.results)
 
 
 def _total(values: Iterable[float | None]) -> Any:
