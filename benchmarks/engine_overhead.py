@@ -7,7 +7,13 @@ Then once more with the defaults each side gives a user who sets nothing: llama-
 (half the logical CPUs) against ModelScout's (Settings() through the runner: one thread per
 physical core, the default context), so a default that leaves the CPU half idle shows up here.
 
-    .venv/bin/python benchmarks/engine_overhead.py [--model PATH] [--rounds 5] [--max-tokens 200]
+The native anchor: in the same rounds, llama.cpp's own `llama-bench` generates as many tokens on the
+same model with ModelScout's default thread count, and the ratio ModelScout defaults / llama-bench tg
+is printed (goal >= 0.95). `llama-bench` comes from the llama.cpp sources vendored in the sdist of the
+installed llama-cpp-python, built once into ~/.cache/modelscout-bench (about 6 minutes on 2 cores the
+first time; see benchmarks/native.py for how), so it measures exactly the engine ModelScout runs.
+
+    .venv/bin/python benchmarks/engine_overhead.py [--model PATH] [--rounds 5] [--max-tokens 200] [--no-native]
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import native  # noqa: E402
 from desktop_app.providers.base import Request, Result, Sampling, Token  # noqa: E402
 from desktop_app.providers.local import LocalModelSpec, LocalProvider  # noqa: E402
 
@@ -66,7 +73,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-tokens", type=int, default=200)
+    parser.add_argument("--no-native", action="store_true", help="skip the llama-bench anchor (no build)")
     args = parser.parse_args()
+    if not args.no_native and native.find() is None:
+        print("building llama-bench from llama-cpp-python's sdist first (about 6 minutes on 2 cores)...")
+        native.ensure()
 
     import llama_cpp
 
@@ -82,7 +93,7 @@ def main() -> int:
         plain.append(plain_loop(llm, args.max_tokens))
         ours.append(provider_loop(provider, args.max_tokens))
     provider.close()
-    defaults = user_defaults(args.model, args.max_tokens, args.rounds)
+    defaults, anchor = user_defaults(args.model, args.max_tokens, args.rounds, not args.no_native)
 
     def row(name: str, runs: list[tuple[float, float, int]]) -> tuple[float, float]:
         ttft = statistics.median(r[0] for r in runs)
@@ -104,11 +115,27 @@ def main() -> int:
     (_, plain_default), (_, ours_default) = defaults.values()
     default_ratio = statistics.median(r[1] for r in ours_default) / statistics.median(r[1] for r in plain_default)
     print(f"generation tokens/s ratio, defaults (ModelScout / llama-cpp-python): {default_ratio:.3f}")
+    if anchor:
+        ours_tps = statistics.median(r[1] for r in ours_default)
+        native_tps = statistics.median(anchor)
+        native_ratio = ours_tps / native_tps
+        print(f"native anchor: llama-bench tg{args.max_tokens} ({defaults['ModelScout defaults'][0]} thr) "
+              f"{native_tps:.1f} tok/s (runs {', '.join(f'{t:.1f}' for t in anchor)}), "
+              f"ModelScout defaults {ours_tps:.1f} tok/s")
+        print(f"generation tokens/s ratio (ModelScout defaults / llama-bench tg): {native_ratio:.3f}  "
+              f"goal >= 0.95  {'PASS' if native_ratio >= 0.95 else 'FAIL'}")
     return 0 if ratio >= 0.97 else 1
 
 
-def user_defaults(model: str, max_tokens: int, rounds: int) -> dict[str, tuple[int, list]]:
-    """Both sides as a user who sets nothing gets them."""
+def native_tg(model: str, threads: int, n_gen: int) -> float:
+    """One llama-bench generation run (after its own warm-up), tok/s: the speed with no Python at all."""
+    return native.llama_bench(model, threads=threads, n_prompt=0, n_gen=n_gen, reps=1)["tg"]
+
+
+def user_defaults(model: str, max_tokens: int, rounds: int,
+                  with_native: bool = True) -> tuple[dict[str, tuple[int, list]], list[float]]:
+    """Both sides as a user who sets nothing gets them, and llama-bench on ModelScout's thread count in
+    the same rounds (so a load from elsewhere on the machine falls on all three alike)."""
     import llama_cpp
 
     from desktop_app.runner.runner import Runner
@@ -120,15 +147,17 @@ def user_defaults(model: str, max_tokens: int, rounds: int) -> dict[str, tuple[i
     provider.load()
     plain_loop(llm, 16)
     provider_loop(provider, 16)
-    plain, ours = [], []
+    plain, ours, anchor = [], [], []
     for _ in range(rounds):
         plain.append(plain_loop(llm, max_tokens))
         ours.append(provider_loop(provider, max_tokens))
+        if with_native:
+            anchor.append(native_tg(model, spec.n_threads, max_tokens))
     provider.close()
     plain_threads = llm.context_params.n_threads
     llm.close()
     return {"llama-cpp-python defaults": (plain_threads, plain),
-            "ModelScout defaults": (spec.n_threads, ours)}
+            "ModelScout defaults": (spec.n_threads, ours)}, anchor
 
 
 if __name__ == "__main__":

@@ -204,7 +204,8 @@ class Driver:
         seconds = time.perf_counter() - started
         gaps = self.heartbeat.stop()
         self.worst[name] = max(gaps)
-        self.lines.append(describe(name, gaps, seconds))
+        # The 1-minute load average as it ended: other programs' work shows up as gaps too.
+        self.lines.append(f"{describe(name, gaps, seconds)}  load {os.getloadavg()[0]:.2f}")
 
 
 def compare_scenario(args: argparse.Namespace, driver: Driver) -> bool:

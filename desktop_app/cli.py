@@ -41,7 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `modelscout ... | head`
         return 0
     except Exception as exc:  # a bug: one line for the user, the details in a log file
-        from desktop_app.providers.api import redact  # nothing shaped like a key reaches a file
+        from desktop_app.providers.api import (
+            redact,  # nothing shaped like a key reaches a file
+        )
 
         report = _write_error_report(redact(traceback.format_exc(), None))
         details = f"details in {report}; please report it" if report else "please report it"
@@ -122,6 +124,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="check the models and show the most the API calls may cost; run nothing")
     run.add_argument("--context", type=_positive_int, help="context size (default: settings)")
     run.add_argument("--threads", type=_positive_int, help="CPU threads (default: llama.cpp's choice)")
+    run.add_argument("--parallel", type=_positive_int, metavar="N",
+                     help="cases a local model decodes at once (default: settings, else as many as memory "
+                          "allows, at most 16; 1: one at a time)")
     run.add_argument("--gpu-layers", type=int, help="layers to offload to a GPU (-1: all)")
     run.add_argument("--max-tokens", type=_positive_int, help="longest answer in tokens")
     run.add_argument("--temperature", type=float)
@@ -363,7 +368,11 @@ def cmd_models_inspect(args: argparse.Namespace) -> int:
 def cmd_models_template(args: argparse.Namespace) -> int:
     from desktop_app.models.catalog import ModelCatalog
     from desktop_app.providers.llama_caps import capabilities
-    from desktop_app.providers.prompt_formats import BASE_MODEL_WARNING, COMPLETION, describe_choice
+    from desktop_app.providers.prompt_formats import (
+        BASE_MODEL_WARNING,
+        COMPLETION,
+        describe_choice,
+    )
 
     info = ModelCatalog().info(args.path)  # a clear error for a missing or broken file
     path = str(Path(args.path).resolve())
@@ -406,13 +415,12 @@ def cmd_models_quantize(args: argparse.Namespace) -> int:
 # runs ---------------------------------------------------------------------------------------
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from desktop_app.providers.api import parse_model_ref
     from desktop_app.providers.base import Sampling
     from desktop_app.runner.runner import Runner
     from desktop_app.runner.specs import largest_context
     from desktop_app.suites import load_suite
     from desktop_app.suites.model import unsupported_lines
-
-    from desktop_app.providers.api import parse_model_ref
 
     settings = settings_module.load()
     if args.resume:
@@ -459,7 +467,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             runner.check_prices(runner.plan_models(specs), args.max_cost)  # every check a real run makes
             print("dry run: every model is ready; nothing was run or stored", file=sys.stderr)
             return 0
-        run_id = runner.create_run(suite, specs, sampling, max_cost_usd=args.max_cost)
+        run_id = runner.create_run(suite, specs, sampling, max_cost_usd=args.max_cost, parallel=args.parallel)
     print(f"run {run_id}", file=sys.stderr)
     cancel = threading.Event()
     status = _drive(runner, run_id, cancel, reuse=not args.no_reuse, max_cost=args.max_cost)
@@ -573,8 +581,11 @@ class _Progress:
         else:
             outcome = "pass" if row["grade_passed"] else "fail"
         speed = row["generation_tokens_per_second"]
+        batch = (row.get("parallel") or 1) > 1 and row.get("batch_tokens_per_second")
+        rate = (f" · {speed:.0f} tok/s ({batch:.0f} in all, {row['parallel']} at once)" if speed and batch
+                else f" · {speed:.0f} tok/s" if speed else "")
         text = (f"[{event.done}/{event.total}] {event.model_key} · {event.case_id}: {outcome}"
-                + (" (reused)" if event.reused else f" · {speed:.0f} tok/s" if speed else "")
+                + (" (reused)" if event.reused else rate)
                 + f" · ETA {int(eta) // 60}:{int(eta) % 60:02d}")
         if self.tty:
             self._clear()
@@ -886,13 +897,17 @@ def _comparison(summary: Any) -> str:
             quality += f" ({m.quality_low:.0%}-{m.quality_high:.0%})"
         rows.append([
             m.model, f"{m.answered}/{m.cases}", f"{m.passed}/{m.graded}", quality, str(m.errors),
-            _num(m.tokens_per_second, "{:.1f}") + star, _num(m.time_to_first_token_ms, "{:.0f} ms"),
+            _num(m.tokens_per_second, "{:.1f}") + (f" ({m.parallel} at once)" if m.parallel else "") + star,
+            _num(m.time_to_first_token_ms, "{:.0f} ms"),
             (str(m.threads) if m.threads else "-") if m.is_local else "API",
             format_usd_per_1k(m.cost_per_answer_usd), _usd(m.cost_per_million_tokens_usd),
         ])
     # Per 1,000 answers: one answer often costs a fraction of a cent, hard to compare down a column.
     table = _table(["model", "answers", "passed", "quality (95% CI)", "errors", "tok/s", "first token",
                     "threads", "$/1K answers", "$/M tokens"], rows)
+    if any(m.parallel for m in summary.models):
+        notes.append("(N at once): cases decoded together; tok/s is what they wrote in all, and one answer "
+                     "alone streams slower (`results --json`: stream_tokens_per_second)")
     return "\n".join([table, *notes])
 
 
@@ -900,7 +915,7 @@ def _comparison(summary: Any) -> str:
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)]
-    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
 
 

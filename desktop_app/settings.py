@@ -28,6 +28,9 @@ class Settings:
     # Used for local energy cost only when the CPU's measured power (RAPL) cannot be read.
     device_watts: float = 65.0
     threads: int | None = None  # None: llama.cpp's default for this machine
+    # Cases of a suite a local model decodes together (continuous batching); None: as many as the
+    # memory the fit estimate allows (at most 16), 1: one at a time.
+    parallel: int | None = None
     gpu_layers: int = -1  # -1: offload every layer when a GPU is there
     context_size: int = 4096
     max_tokens: int = 256
@@ -67,6 +70,8 @@ class Settings:
             raise bad("device_watts", "must be more than 0 (the machine's power draw under load, e.g. 65)")
         if self.threads is not None and self.threads < 1:
             raise bad("threads", "must be 1 or more, or null for automatic")
+        if self.parallel is not None and not 1 <= self.parallel <= 256:
+            raise bad("parallel", "must be from 1 to 256 cases at once, or null for automatic")
         if self.gpu_layers < -1:
             raise bad("gpu_layers", "must be -1 (all), 0 (none) or a number of layers")
         if self.context_size < 16:
@@ -133,6 +138,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "electricity_usd_per_kwh": (float,),
     "device_watts": (float,),
     "threads": (int, type(None)),
+    "parallel": (int, type(None)),
     "gpu_layers": (int,),
     "context_size": (int,),
     "max_tokens": (int,),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,10 +17,14 @@ SUITES = ROOT / "resources" / "suites"
 
 
 @pytest.fixture(autouse=True)
-def modelscout_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def modelscout_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Path:
     """Nothing a test writes can reach the user's real data folder."""
     home = tmp_path / "modelscout-home"
     monkeypatch.setenv("MODELSCOUT_HOME", str(home))
+    if "demo_model" in request.fixturenames or "demo_variant" in request.fixturenames:
+        seed = request.getfixturevalue("demo_catalog")
+        (home / "cache").mkdir(parents=True)
+        (home / "cache" / "models.json").write_bytes(seed)
     # Keys go to a file keychain per test (CLI subprocesses inherit it); provider env keys are cleared.
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "tests.keyring_backend.FileKeyring")
     monkeypatch.setenv("MODELSCOUT_TEST_KEYRING", str(tmp_path / "keyring.json"))
@@ -31,6 +36,21 @@ def modelscout_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     keyring.set_keyring(FileKeyring())
     return home
+
+
+@pytest.fixture(scope="session")
+def demo_catalog(demo_model: Path, demo_variant: Path, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """The model catalog's cache of the demo models (metadata and sha256), worked out once by the catalog itself.
+    A test that uses them starts with it in its data folder, as a user's does after the app first read them,
+    instead of hashing their 180 MB again; tests of the cache give the catalog a file of their own."""
+    from desktop_app.models.catalog import ModelCatalog
+
+    cache = tmp_path_factory.mktemp("catalog") / "models.json"
+    catalog = ModelCatalog(cache)
+    for model in (demo_model, demo_variant):
+        catalog.info(model)
+        catalog.sha256(model)
+    return cache.read_bytes()
 
 
 @pytest.fixture(scope="session")
@@ -88,15 +108,11 @@ def demo_q8(demo_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def random_model(demo_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo model's architecture, tokenizer and size with random weights: the floor of quality."""
-    from desktop_app.models.quantize import quantize
+    """The demo model's architecture, tokenizer, tensor types and size with random weights: the floor of
+    quality."""
     from tests.ggufs import random_weights_copy
 
-    folder = tmp_path_factory.mktemp("random")
-    f16 = random_weights_copy(demo_model, folder / "random-f16.gguf")
-    model = quantize(f16, "Q4_1", folder / "SmolLM2-135M-random.Q4_1.gguf")
-    f16.unlink()
-    return model
+    return random_weights_copy(demo_model, tmp_path_factory.mktemp("random") / "SmolLM2-135M-random.Q4_1.gguf")
 
 
 @pytest.fixture
@@ -128,6 +144,33 @@ def demo_suite_copy(path: Path, count: int | None = None, ids: list[str] | None 
     return path
 
 
+def modelscout_here(*args: str, home: Path | None = None, env: dict[str, str] | None = None,
+                    stdin: str = "", check: bool = False) -> subprocess.CompletedProcess:
+    """`modelscout ARGS` run by `cli.main` in this process, as `python -m desktop_app ARGS` runs it (its
+    __main__ is `raise SystemExit(main())`): the same exit code, stdout and stderr, without the second a new
+    interpreter takes to start. For a command's output and exit code; a test of the process itself (signals,
+    kill -9, what a fresh interpreter imports or prints on its way out) starts a real one."""
+    import contextlib
+    import io
+    import sys
+
+    from desktop_app import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {**({"MODELSCOUT_HOME": str(home)} if home else {}), **(env or {})}.items():
+            patch.setenv(name, value)
+        patch.setattr(sys, "stdin", io.StringIO(stdin))
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main(list(args))
+            except SystemExit as exc:  # argparse's usage errors and --help
+                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    if check and code != 0:
+        raise AssertionError(f"exit {code}\nstdout: {out.getvalue()}\nstderr: {err.getvalue()}")
+    return subprocess.CompletedProcess(["modelscout", *args], code, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture
 def small_suite(tmp_path: Path) -> Path:
     """Three demo cases: enough to exercise a run without its minute of generation."""
@@ -139,6 +182,34 @@ def copy_of(tmp_path: Path):
     def copy(path: Path, name: str | None = None) -> Path:
         return Path(shutil.copy(path, tmp_path / (name or path.name)))
     return copy
+
+
+@pytest.fixture(scope="session")
+def demo_run_db(tmp_path_factory, demo_model, demo_variant):
+    """(database, run id): the first 3 demo cases on both demo models, 16 tokens each, run once for the
+    whole session by the core Runner. Tests that need a stored run rather than running one copy it (the
+    screens' tests with tests/ui/conftest.py's `install_run`), never generating it again."""
+    from desktop_app.models.catalog import ModelCatalog
+    from desktop_app.providers.base import Sampling
+    from desktop_app.runner.runner import Runner
+    from desktop_app.settings import Settings
+    from desktop_app.storage.store import Store
+    from desktop_app.suites import load_suite
+
+    home = tmp_path_factory.mktemp("demo-run")
+    suite_path = demo_suite_copy(home / "small.jsonl", 3)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MODELSCOUT_HOME", str(home))
+        store = Store(home / "modelscout.db")
+        runner = Runner(store, Settings(threads=2, context_size=1024), ModelCatalog(home / "models.json"))
+        run_id = runner.create_run(load_suite(suite_path), [runner.spec_for(demo_model),
+                                                            runner.spec_for(demo_variant)], Sampling(max_tokens=16))
+        assert list(runner.execute(run_id))[-1].status == "complete"
+        # As if measured on a quiet machine, whatever this shared machine was doing: a test sets its own flags.
+        with store.transaction():
+            store.db.execute("update results set under_load = 0, other_cpu_share = 0.0, sharing = 0")
+        store.close()
+    return home / "modelscout.db", run_id
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -227,39 +227,7 @@ def write_big_vocab_gguf(path: str | Path, vocab_size: int = 262144, merges: int
     return path
 
 
-# --- a real model's copy with some metadata removed (the gguf package's reader and writer) ---
-
-
-def copy_gguf_without(source: str | Path, target: str | Path, remove: tuple[str, ...]) -> Path:
-    """Copy a GGUF, all its metadata and tensors byte for byte, except the keys in `remove`.
-
-    Done the way the gguf package's own gguf_new_metadata.py script does it, so the copy is what a
-    user's re-packed model would be (e.g. a base model: the demo model without its chat template).
-    """
-    target = Path(target)
-    reader = _reader(str(source))
-    arch_field = reader.get_field(gguf.Keys.General.ARCHITECTURE)
-    writer = gguf.GGUFWriter(str(target), arch=arch_field.contents(), endianess=reader.endianess)
-    alignment = reader.get_field(gguf.Keys.General.ALIGNMENT)
-    if alignment is not None:
-        writer.data_alignment = alignment.contents()
-    for field in reader.fields.values():
-        # GGUF.* are the reader's virtual fields; the writer writes the architecture itself.
-        if field.name == gguf.Keys.General.ARCHITECTURE or field.name.startswith("GGUF.") or field.name in remove:
-            continue
-        value_type = field.types[0]
-        sub_type = field.types[-1] if value_type == gguf.GGUFValueType.ARRAY else None
-        writer.add_key_value(field.name, field.contents(), value_type, sub_type=sub_type)
-    for tensor in reader.tensors:
-        writer.add_tensor_info(tensor.name, tensor.data.shape, tensor.data.dtype, tensor.data.nbytes,
-                               tensor.tensor_type)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_ti_data_to_file()
-    for tensor in reader.tensors:
-        writer.write_tensor_data(tensor.data, tensor_endianess=reader.endianess)
-    writer.close()
-    return target
+# --- copies of a real model, rewritten byte by byte (the gguf package's writer takes many seconds) ---
 
 
 _SCALAR_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}  # GGUF value type -> bytes
@@ -280,15 +248,33 @@ def _skip_value(data: bytes, pos: int, value_type: int) -> int:
     return pos + _SCALAR_SIZES[value_type]
 
 
-def copy_gguf_with_architecture(source: str | Path, target: str | Path, architecture: str) -> Path:
-    """Copy a GGUF byte for byte but for its architecture: `general.architecture` and every `<arch>.` key
-    renamed, as a model of an architecture this llama.cpp has never heard of would be written.
+@dataclass(frozen=True)
+class _Tensor:
+    name: str
+    dims: tuple[int, ...]  # innermost first, as ggml lists them
+    type: int  # a gguf.GGMLQuantizationType value
+    offset: int  # from the start of the data section
 
-    The metadata is rewritten in place of the old (tensor infos and data copied as they are, the data
-    realigned), which takes a fraction of a second where the gguf package's writer takes many.
-    """
+
+@dataclass(frozen=True)
+class _Layout:
+    """A GGUF file taken apart: its metadata entries (key, value type, raw value bytes), its tensors, and
+    where their infos and data begin."""
+
+    data: bytes
+    version: int
+    entries: list[tuple[str, int, bytes]]
+    tensors: list[_Tensor]
+    infos: tuple[int, int]  # the tensor infos' byte range
+    data_start: int
+    alignment: int
+
+
+def _layout(source: str | Path) -> _Layout:
     data = Path(source).read_bytes()
     magic, version, tensor_count, kv_count = struct.unpack_from("<4sIQQ", data, 0)
+    if magic != b"GGUF":
+        raise ValueError(f"{source} is not a GGUF file")
     pos = 24
     entries: list[tuple[str, int, bytes]] = []
     for _ in range(kv_count):
@@ -299,64 +285,110 @@ def copy_gguf_with_architecture(source: str | Path, target: str | Path, architec
         pos = _skip_value(data, start, value_type)
         entries.append((key, value_type, data[start:pos]))
     values = {key: raw for key, _, raw in entries}
-    old = values["general.architecture"][8:].decode()
     alignment = struct.unpack("<I", values["general.alignment"])[0] if "general.alignment" in values else 32
-    tensor_infos_start = pos
+    infos_start = pos
+    tensors = []
     for _ in range(tensor_count):
         (length,) = struct.unpack_from("<Q", data, pos)
+        name = data[pos + 8:pos + 8 + length].decode()
         pos += 8 + length
-        (dims,) = struct.unpack_from("<I", data, pos)
-        pos += 4 + 8 * dims + 4 + 8
-    old_data_start = -(-pos // alignment) * alignment
+        (n_dims,) = struct.unpack_from("<I", data, pos)
+        dims = struct.unpack_from(f"<{n_dims}Q", data, pos + 4)
+        tensor_type, offset = struct.unpack_from("<IQ", data, pos + 4 + 8 * n_dims)
+        pos += 4 + 8 * n_dims + 4 + 8
+        tensors.append(_Tensor(name, dims, tensor_type, offset))
+    return _Layout(data, version, entries, tensors, (infos_start, pos), -(-pos // alignment) * alignment, alignment)
 
-    out = bytearray(struct.pack("<4sIQQ", magic, version, tensor_count, kv_count))
+
+def _write(layout: _Layout, target: str | Path, entries: list[tuple[str, int, bytes]],
+           tensor_data: bytes | bytearray | None = None) -> Path:
+    """The file of `layout` with these metadata entries (and this tensor data, else its own), realigned."""
+    out = bytearray(struct.pack("<4sIQQ", b"GGUF", layout.version, len(layout.tensors), len(entries)))
     for key, value_type, raw in entries:
+        out += _gguf_string(key) + struct.pack("<I", value_type) + raw
+    out += layout.data[layout.infos[0]:layout.infos[1]]
+    out += bytes(-len(out) % layout.alignment)
+    target = Path(target)
+    with open(target, "wb") as file:
+        file.write(out)
+        file.write(memoryview(layout.data)[layout.data_start:] if tensor_data is None else tensor_data)
+    return target
+
+
+def copy_gguf_without(source: str | Path, target: str | Path, remove: tuple[str, ...]) -> Path:
+    """Copy a GGUF, all its metadata and tensors byte for byte, except the keys in `remove` (e.g. a base
+    model: the demo model without its chat template). The metadata is rewritten in place of the old and
+    the tensor data copied as it is, realigned: what the gguf package's gguf_new_metadata.py script
+    writes, in a fraction of the seconds its writer takes."""
+    layout = _layout(source)
+    return _write(layout, target, [entry for entry in layout.entries if entry[0] not in remove])
+
+
+def copy_gguf_with_architecture(source: str | Path, target: str | Path, architecture: str) -> Path:
+    """Copy a GGUF byte for byte but for its architecture: `general.architecture` and every `<arch>.` key
+    renamed, as a model of an architecture this llama.cpp has never heard of would be written.
+
+    The metadata is rewritten in place of the old (tensor infos and data copied as they are, the data
+    realigned), which takes a fraction of a second where the gguf package's writer takes many.
+    """
+    layout = _layout(source)
+    old = next(raw for key, _, raw in layout.entries if key == "general.architecture")[8:].decode()
+    entries = []
+    for key, value_type, raw in layout.entries:
         if key == "general.architecture":
             raw = _gguf_string(architecture)
         elif key.startswith(f"{old}."):
             key = f"{architecture}.{key[len(old) + 1:]}"
-        out += _gguf_string(key) + struct.pack("<I", value_type) + raw
-    out += data[tensor_infos_start:pos]
-    out += bytes(-len(out) % alignment)
-    out += data[old_data_start:]
-    target = Path(target)
-    target.write_bytes(out)
-    return target
+        entries.append((key, value_type, raw))
+    return _write(layout, target, entries)
+
+
+# Random blocks of the quantized types a small model's file holds, built directly (quantizing random
+# floats would take seconds): each block's scale makes its weights spread like N(0, 0.02)'s, centred.
+_WEIGHT_STD = 0.02
+
+
+def _random_q8_0(rng: np.random.Generator, blocks: int) -> np.ndarray:
+    """Q8_0: an f16 scale, then 32 int8 quants; quants uniform random bytes (std 73.9)."""
+    out = np.empty((blocks, 34), dtype=np.uint8)
+    out[:, :2] = np.full((blocks, 1), _WEIGHT_STD / 73.9, dtype=np.float16).view(np.uint8)
+    out[:, 2:] = np.frombuffer(rng.bytes(blocks * 32), dtype=np.uint8).reshape(blocks, 32)
+    return out
+
+
+def _random_q4_1(rng: np.random.Generator, blocks: int) -> np.ndarray:
+    """Q4_1: an f16 scale d and minimum m, then 32 4-bit quants q (weight = d*q + m); q uniform in 0..15
+    (std 4.61), m = -7.5 d so the weights are centred."""
+    d = _WEIGHT_STD / 4.61
+    out = np.empty((blocks, 20), dtype=np.uint8)
+    out[:, :4] = np.tile(np.array([d, -7.5 * d], dtype=np.float16), (blocks, 1)).view(np.uint8)
+    out[:, 4:] = np.frombuffer(rng.bytes(blocks * 16), dtype=np.uint8).reshape(blocks, 16)
+    return out
+
+
+def _random_tensor(rng: np.random.Generator, tensor: _Tensor) -> bytes:
+    kind = gguf.GGMLQuantizationType(tensor.type)
+    count = int(np.prod(tensor.dims))
+    if tensor.name.endswith("norm.weight") and kind == gguf.GGMLQuantizationType.F32:
+        return np.ones(count, dtype=np.float32).tobytes()  # norms at their initial value, as untrained
+    if kind in (gguf.GGMLQuantizationType.F32, gguf.GGMLQuantizationType.F16):
+        dtype = np.float32 if kind == gguf.GGMLQuantizationType.F32 else np.float16
+        return rng.normal(0.0, _WEIGHT_STD, size=count).astype(dtype).tobytes()
+    makers = {gguf.GGMLQuantizationType.Q8_0: _random_q8_0, gguf.GGMLQuantizationType.Q4_1: _random_q4_1}
+    if kind not in makers:
+        raise ValueError(f"no random blocks for {kind.name} tensors ({tensor.name})")
+    block_size, _ = gguf.GGML_QUANT_SIZES[kind]
+    return makers[kind](rng, count // block_size).tobytes()
 
 
 def random_weights_copy(source: str | Path, target: str | Path, seed: int = 0) -> Path:
-    """The model at `source` with every weight replaced by random numbers: same architecture, shapes,
-    tokenizer and chat template, written as F16 (quantize it to match the source's size). It loads
-    and answers fluently formatted nonsense, the floor any trained model must beat."""
-    target = Path(target)
-    reader = _reader(str(source))
-    arch = reader.get_field(gguf.Keys.General.ARCHITECTURE).contents()
-    writer = gguf.GGUFWriter(str(target), arch=arch, endianess=reader.endianess)
-    for field in reader.fields.values():
-        if field.name == gguf.Keys.General.ARCHITECTURE or field.name.startswith("GGUF."):
-            continue
-        if field.name == gguf.Keys.General.FILE_TYPE:
-            writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
-            continue
-        value_type = field.types[0]
-        sub_type = field.types[-1] if value_type == gguf.GGUFValueType.ARRAY else None
-        writer.add_key_value(field.name, field.contents(), value_type, sub_type=sub_type)
+    """The model at `source` with every weight replaced by random numbers: same architecture, tokenizer,
+    chat template, tensor types and so file size (its metadata and tensor infos copied byte for byte).
+    It loads and answers fluently formatted nonsense, the floor any trained model must beat."""
+    layout = _layout(source)
     rng = np.random.default_rng(seed)
-    for tensor in reader.tensors:
-        shape = tuple(int(n) for n in reversed(tensor.shape))  # ggml lists dimensions innermost first
-        if tensor.name.endswith("norm.weight"):
-            data = np.ones(shape, dtype=np.float32)  # norms at their initial value, as untrained
-        else:
-            data = rng.normal(0.0, 0.02, size=shape).astype(np.float16 if len(shape) > 1 else np.float32)
-        writer.add_tensor(tensor.name, data)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return target
-
-
-@functools.lru_cache(maxsize=2)
-def _reader(path: str) -> gguf.GGUFReader:
-    """A parsed GGUF, shared by the copies made of one file (parsing its vocabulary takes seconds)."""
-    return gguf.GGUFReader(path)
+    data = bytearray(len(layout.data) - layout.data_start)
+    for tensor in layout.tensors:
+        block = _random_tensor(rng, tensor)
+        data[tensor.offset:tensor.offset + len(block)] = block
+    return _write(layout, target, layout.entries, data)

@@ -4,9 +4,7 @@ that never reach anything written. API models are real servers on loopback (see 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +21,7 @@ from desktop_app.runner.runner import Runner
 from desktop_app.settings import Settings
 from desktop_app.storage.store import Store
 from desktop_app.suites import load_suite
+from tests.conftest import modelscout_here
 from tests.servers import FakeAnthropic, FaultProxy
 
 SAMPLING = Sampling(max_tokens=24)
@@ -178,12 +177,8 @@ def test_genai_prices_price_known_models_and_record_the_table_used() -> None:
 
 def modelscout(*args: str, home: Path, env: dict[str, str] | None = None, stdin: str | None = None,
                check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "desktop_app", *args], capture_output=True, text=True,
-                          env={**os.environ, "MODELSCOUT_HOME": str(home), **(env or {})}, input=stdin,
-                          timeout=600)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}")
-    return proc
+    """The command's exit code and output, run in this process (tests/test_cli.py starts real ones)."""
+    return modelscout_here(*args, home=home, env=env, stdin=stdin or "", check=check)
 
 
 def test_keys_and_prices_commands(modelscout_home: Path) -> None:

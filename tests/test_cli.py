@@ -1,4 +1,5 @@
-"""The `modelscout` command as a user runs it: a real subprocess, a real data folder."""
+"""The `modelscout` command as a user runs it: a real subprocess, a real data folder. Follow-up commands
+that only read what a test's process wrote run in this process (`modelscout_here`), without a second start."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import small_model_verdict
+from tests.conftest import modelscout_here, small_model_verdict
 from tests.ggufs import write_tiny_gguf
 from tests.unprivileged import NOBODY, as_ordinary_user, is_root, open_folder
 
@@ -46,7 +47,7 @@ def test_inspect_reports_the_demo_model(demo_model: Path, modelscout_home: Path)
     assert (data["architecture"], data["quantization"], data["layers"]) == ("llama", "Q4_1", 30)
     assert data["has_chat_template"] is True and data["file_size"] == 98_362_432
     assert data["fit"]["verdict"] == small_model_verdict() and data["fit"]["estimated_bytes"] > data["file_size"]
-    text = modelscout("models", "inspect", str(demo_model), home=modelscout_home).stdout
+    text = modelscout_here("models", "inspect", str(demo_model), check=True).stdout
     assert "Q4_1" in text and "fit" in text
 
 
@@ -65,7 +66,7 @@ def test_list_finds_project_and_added_folders(demo_model: Path, modelscout_home:
 def test_quantize_makes_a_loadable_variant(demo_model: Path, modelscout_home: Path, tmp_path: Path) -> None:
     out = tmp_path / "demo.Q4_0.gguf"
     modelscout("models", "quantize", str(demo_model), "--type", "q4_0", "--out", str(out), home=modelscout_home)
-    data = json.loads(modelscout("models", "inspect", str(out), "--json", home=modelscout_home).stdout)
+    data = json.loads(modelscout_here("models", "inspect", str(out), "--json", check=True).stdout)
     assert data["quantization"] == "Q4_0" and data["file_size"] < demo_model.stat().st_size
     assert not list(tmp_path.glob(".*.part")), "no partial file is left behind"
 
@@ -81,13 +82,13 @@ def test_run_then_results_then_resume(demo_model: Path, modelscout_home: Path, s
     assert model["cases"] == 3 and model["errors"] == 0 and 0 <= model["quality"] <= 1
     assert model["tokens_per_second"] > 0 and model["cost_per_answer_usd"] > 0
 
-    results = json.loads(modelscout("results", run_id, "--json", home=modelscout_home).stdout)
+    results = json.loads(modelscout_here("results", run_id, "--json", check=True).stdout)
     assert results["run_id"] == run_id and results["models"] == data["models"]
-    table = modelscout("results", run_id[:4], home=modelscout_home).stdout
+    table = modelscout_here("results", run_id[:4], check=True).stdout
     assert "SmolLM2-135M-Instruct.Q4_1" in table and "quality" in table
     resumed = modelscout("run", "--resume", run_id, home=modelscout_home)
     assert resumed.returncode == 0 and run_id in resumed.stdout
-    assert run_id in modelscout("runs", home=modelscout_home).stdout
+    assert run_id in modelscout_here("runs", check=True).stdout
 
 
 def _bad_inputs(tmp_path: Path, demo_model: Path) -> dict[str, tuple[Path, str]]:
@@ -122,7 +123,7 @@ def test_bad_model_files_get_one_clear_line(case: str, demo_model: Path, modelsc
     assert str(path.name) in errors[0]
     assert stored_runs(modelscout_home) == 0, "nothing is stored for a refused run"
     if case != "unknown architecture":  # inspect reads only metadata, which is valid there
-        inspect = modelscout("models", "inspect", str(path), home=modelscout_home, check=False)
+        inspect = modelscout_here("models", "inspect", str(path))
         assert inspect.returncode == 1 and "Traceback" not in inspect.stderr
         assert inspect.stderr.startswith("modelscout: error:") and inspect.stderr.count("\n") == 1
 

@@ -4,9 +4,7 @@ llama.cpp cannot open is never rated as fitting, and a prompt that cannot fit an
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +22,7 @@ from desktop_app.runner.runner import Runner
 from desktop_app.runner.specs import API_CONTEXT_CEILING, largest_context
 from desktop_app.settings import Settings
 from desktop_app.suites import SuiteError, adhoc_suite, load_suite
+from tests.conftest import modelscout_here
 from tests.ggufs import write_tiny_gguf
 from tests.servers import LlamaServer
 
@@ -31,9 +30,8 @@ LFS_POINTER = "version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 
 
 
 def modelscout(*args: str, home: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "MODELSCOUT_HOME": str(home)}
-    return subprocess.run([sys.executable, "-m", "desktop_app", *args], capture_output=True, text=True, env=env,
-                          timeout=300)
+    """The command's exit code and output, run in this process (tests/test_cli.py starts real ones)."""
+    return modelscout_here(*args, home=home)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from desktop_app.analysis.projection import ModelProjection, Projection, Volume
 from desktop_app.analysis.recommend import VERDICTS, Recommendation, recommend, recommend_run
 from desktop_app.analysis.stats import bootstrap_mean
-from desktop_app.analysis.summary import ModelSummary, summarize
+from desktop_app.analysis.summary import ModelSummary, latest_summary, summarize
 from desktop_app.errors import UserError
 from desktop_app.models.hardware import Hardware
 from desktop_app.settings import Settings
@@ -296,3 +296,66 @@ def test_the_recommend_command_prints_a_table_and_the_paragraph_or_json(modelsco
     assert "small is recommended:" in proc.stdout and "lower time per answer" in proc.stdout
     refused = modelscout(run_id, "--tolerance", "5")
     assert refused.returncode == 2 and "0.05 for 5 points" in refused.stderr
+
+
+def test_a_run_is_summed_up_once_until_its_answers_or_prices_change(store: Store) -> None:
+    """Results, Tradeoff, a verdict's recount and each new volume ask for the same run's figures: latest_summary
+    makes them once, and again when an answer is added, graded again or given a verdict, or the prices change.
+    Always the figures summarize() gives."""
+    run_id = stored_run(store)
+    settings = Settings()
+
+    def figures(run_summary) -> list[dict]:
+        return [m.to_dict() for m in run_summary.models]
+
+    first = latest_summary(store, run_id, settings)
+    assert figures(first) == figures(summarize(store, run_id, settings))
+    other = Store(store.path)  # another connection (another worker), equal settings: the same figures, kept
+    try:
+        assert latest_summary(other, run_id, Settings()).models is first.models
+    finally:
+        other.close()
+
+    failed = [r for r in store.results(run_id) if r["model_key"] == "small" and not r["grade_passed"]]
+    store.set_human_label(failed[0]["id"], 1)  # "good": a person's verdict outranks the checks
+    judged = latest_summary(store, run_id, settings)
+    assert judged.models is not first.models and figures(judged) == figures(summarize(store, run_id, settings))
+    assert judged.models[1].quality > first.models[1].quality
+    store.set_grade(failed[1]["id"], {"passed": True, "score": 1.0, "reason": "graded again"})
+    regraded = latest_summary(store, run_id, settings)
+    assert regraded.models[1].quality > judged.models[1].quality
+    store.add_result({"run_id": run_id, "model_key": "small", "case_id": "q999", "text": "x", "grade_passed": 1,
+                      "grade_score": 1.0, "wall_time_ms": 500.0, "energy_joules": 15.0, "cost_usd": 1e-6})
+    added = latest_summary(store, run_id, settings)
+    assert added.models[1].answered == regraded.models[1].answered + 1
+    dearer = latest_summary(store, run_id, dataclasses.replace(settings, electricity_usd_per_kwh=1.0))
+    assert dearer.models[1].cost_per_answer_usd > added.models[1].cost_per_answer_usd
+    assert figures(dearer) == figures(summarize(store, run_id, dataclasses.replace(settings,
+                                                                                  electricity_usd_per_kwh=1.0)))
+
+
+def test_weighing_the_same_figures_again_compares_the_models_once(store: Store, monkeypatch) -> None:
+    """A new volume or tolerance on Tradeoff weighs the same summary again: its paired bootstraps are not made
+    again, and the verdicts are those a fresh comparison gives."""
+    from desktop_app.analysis import recommend as recommend_module
+    from desktop_app.analysis.projection import project
+
+    run_id = stored_run(store)
+    run_summary = summarize(store, run_id, Settings())
+    compared: list[tuple[str, ...]] = []
+    real = recommend_module.paired_difference
+    monkeypatch.setattr(recommend_module, "paired_difference",
+                        lambda a, b, **options: compared.append(tuple(a)) or real(a, b, **options))
+
+    def weigh(figures, requests: float, tolerance: float) -> Recommendation:
+        volume = Volume(requests)
+        return recommend(figures, tolerance=tolerance, projection=project(store, run_id, Settings(), volume,
+                                                                          summary=figures))
+
+    first = weigh(run_summary, 1000, 0.05)
+    assert len(compared) == 2  # the two others against the best
+    later = weigh(run_summary, 25_000, 0.001)
+    assert len(compared) == 2, "the same comparisons, weighed at another volume and tolerance"
+    assert later.requests_per_day == 25_000 and first.requests_per_day == 1000
+    fresh = weigh(summarize(store, run_id, Settings()), 25_000, 0.001)  # new figures: compared anew
+    assert len(compared) == 4 and fresh.to_dict() == later.to_dict()

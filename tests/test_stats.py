@@ -132,3 +132,23 @@ def test_exact_mcnemar_stays_exact_and_fast_with_many_discordant_cases() -> None
     assert p == pytest.approx(math.erfc((500 - 1) / math.sqrt(24_500) / math.sqrt(2)), rel=0.02)
     assert mcnemar_exact_p(200, 260) == pytest.approx(
         2 * sum(math.comb(460, k) for k in range(201)) / 2 ** 460, rel=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["pass/fail", "paired differences", "fractions"])
+def test_whole_number_scores_resample_to_the_very_same_means(kind: str) -> None:
+    """Pass/fail scores and their paired differences are resampled as one-byte integers (an eighth of the memory
+    to gather, a few times faster on 25,000 cases): the means are the ones the general way gives, to the last
+    bit, so every interval stays what it was. Other scores take the general way."""
+    from desktop_app.analysis.stats import _as_small_integers, _resampled_means
+
+    rng = np.random.default_rng(11)
+    for k in (1, 3, 40, 2_501, 25_000):  # 25,000: more resamples than one chunk holds
+        values = {"pass/fail": (rng.random(k) < 0.7).astype(float),
+                  "paired differences": rng.integers(-1, 2, size=k).astype(float),
+                  "fractions": np.round(rng.random(k), 2) + 0.001}[kind]
+        assert (_as_small_integers(values) is None) == (kind == "fractions")
+        draws = np.random.default_rng(5)
+        rows = max(1, 4_000_000 // k)
+        expected = np.concatenate([values[draws.integers(0, k, size=(min(rows, 2000 - start), k))].mean(axis=1)
+                                   for start in range(0, 2000, rows)])
+        assert np.array_equal(_resampled_means(values, 5, 2000), expected)

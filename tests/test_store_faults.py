@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from desktop_app.storage.store import RunInUse, Store, StoreError, dumps
-from tests.conftest import SUITES
+from tests.conftest import SUITES, modelscout_here
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -265,19 +265,20 @@ def test_the_runs_command_says_when_it_shows_only_some(modelscout_home: Path) ->
     ids = many_runs(store)
     store.close()
 
-    default = modelscout(modelscout_home, "runs")
+    # What the command prints, run in this process (the tests above start real ones).
+    default = modelscout_here("runs")
     assert default.returncode == 0
     assert [line.split()[0] for line in default.stdout.splitlines()[2:]] == ids[:50]
     assert default.stderr.strip() == "showing 50 of 60 runs; --all or --limit N for more"
 
-    few = modelscout(modelscout_home, "runs", "--limit", "5")
+    few = modelscout_here("runs", "--limit", "5")
     assert len(few.stdout.splitlines()) == 2 + 5
     assert few.stderr.strip() == "showing 5 of 60 runs; --all or --limit N for more"
 
-    every = modelscout(modelscout_home, "runs", "--all")
+    every = modelscout_here("runs", "--all")
     assert [line.split()[0] for line in every.stdout.splitlines()[2:]] == ids and every.stderr == ""
 
-    found = modelscout(modelscout_home, "runs", "--search", "qwen", "--limit", "3")
+    found = modelscout_here("runs", "--search", "qwen", "--limit", "3")
     assert len(found.stdout.splitlines()) == 2 + 3
     assert found.stderr.strip() == "showing 3 of 20 runs; --all or --limit N for more"
 

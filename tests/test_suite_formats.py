@@ -412,10 +412,11 @@ def test_unsupported_round_trips_through_the_stored_suite() -> None:
 # --- the command line -----------------------------------------------------------------------------
 
 def test_a_dry_run_of_a_promptfoo_config_lists_what_it_skips(demo_model: Path, modelscout_home: Path) -> None:
-    from tests.test_cli import modelscout, stored_runs
+    from tests.conftest import modelscout_here
+    from tests.test_cli import stored_runs
 
     config = EXAMPLES / "promptfooconfig.yaml"
-    proc = modelscout("run", "--suite", str(config), "--model", str(demo_model), "--dry-run", home=modelscout_home)
+    proc = modelscout_here("run", "--suite", str(config), "--model", str(demo_model), "--dry-run", check=True)
     for where, kind in ((f"{config}:9", "providers"), (f"{config}:13", "assertion javascript"),
                         (f"{config}:37", "transform"), (f"{EXAMPLES / 'tests.csv'}:4", "assertion python")):
         assert f"{where}: {kind} is not supported and was skipped" in proc.stderr
@@ -425,7 +426,7 @@ def test_a_dry_run_of_a_promptfoo_config_lists_what_it_skips(demo_model: Path, m
 @pytest.mark.model
 def test_run_a_promptfoo_config_says_what_it_skips_then_runs_the_rest(demo_model: Path, modelscout_home: Path,
                                                                        tmp_path: Path) -> None:
-    from tests.test_cli import modelscout
+    from tests.conftest import modelscout_here
 
     write(tmp_path, "tests.csv", "city,__expected\nLima,python: len(output) < 50\n")
     config = write(tmp_path, "promptfooconfig.yaml", """\
@@ -439,8 +440,8 @@ tests:
       - {type: llm-rubric, value: Says Paris}
   - file://tests.csv
 """)
-    proc = modelscout("run", "--suite", str(config), "--model", str(demo_model), "--max-tokens", "2", "--json",
-                      home=modelscout_home)
+    proc = modelscout_here("run", "--suite", str(config), "--model", str(demo_model), "--max-tokens", "2", "--json",
+                           check=True)
     before_run = proc.stderr.split("\nrun ")[0]
     assert f"{config}:5: assertion javascript is not supported and was skipped" in before_run
     assert f"{tmp_path / 'tests.csv'}:2: assertion python is not supported and was skipped" in before_run

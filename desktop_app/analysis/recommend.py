@@ -18,11 +18,19 @@ cases would decide (stats.cases_to_decide, from the spread of the paired differe
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from desktop_app.analysis.stats import cases_to_decide, mcnemar_exact, paired_difference, stable_seed
+from desktop_app.analysis.stats import (
+    PairedDifference,
+    cases_to_decide,
+    mcnemar_exact,
+    paired_difference,
+    stable_seed,
+)
 from desktop_app.analysis.summary import ModelSummary, RunSummary
 from desktop_app.analysis.tradeoff import AXES, Axis
 from desktop_app.errors import UserError
@@ -169,7 +177,8 @@ def recommend_run(store: Store, run_id: str, settings: Settings, volume: Volume 
     from desktop_app.analysis.summary import summarize
 
     summary = summarize(store, run_id, settings, this_machine)
-    projection = project(store, summary.run["id"], settings, volume or Volume(DEFAULT_REQUESTS_PER_DAY))
+    projection = project(store, summary.run["id"], settings, volume or Volume(DEFAULT_REQUESTS_PER_DAY),
+                         summary=summary)  # priced under the same settings: no second pass over every answer
     return recommend(summary, projection=projection, **options)
 
 
@@ -177,11 +186,10 @@ def recommend_run(store: Store, run_id: str, settings: Settings, volume: Volume 
 
 def _compare(m: ModelSummary, best: ModelSummary, tolerance: float, level: float, run_id: str | None,
              excluded: dict[str, str], monthly: dict[str, float | None]) -> ModelVerdict:
-    shared = set(m.case_scores) & set(best.case_scores)
-    if not shared:
+    compared = _paired(m, best, level, run_id)
+    if compared is None:
         return _verdict(m, None, None, "undecided", excluded, monthly)
-    diff = paired_difference(m.case_scores, best.case_scores, seed=stable_seed(run_id, m.model, best.model),
-                             level=level)
+    diff, p_value = compared
     if diff.low > -tolerance:
         verdict = "good_enough"
     elif diff.high < -tolerance:
@@ -192,11 +200,44 @@ def _compare(m: ModelSummary, best: ModelSummary, tolerance: float, level: float
     if verdict == "undecided":
         total = cases_to_decide(diff.mean, diff.sd, -tolerance, level)
         more = None if total is None else max(1, total - diff.n)
-    p_value = None
-    if all(m.case_scores[c] in (0.0, 1.0) and best.case_scores[c] in (0.0, 1.0) for c in shared):
-        p_value = mcnemar_exact({c: m.case_scores[c] == 1.0 for c in shared},
-                                {c: best.case_scores[c] == 1.0 for c in shared})
     return _verdict(m, diff, p_value, verdict, excluded, monthly, more)
+
+
+# Pairs already compared, the latest last: (run id, model, best, level) -> (the two models' scores, what came of it).
+_COMPARED: OrderedDict[tuple[Any, ...], tuple[dict[str, float], dict[str, float], Any]] = OrderedDict()
+_COMPARED_KEPT = 32
+_COMPARED_LOCK = threading.Lock()  # the app weighs runs on worker threads
+
+
+def _paired(m: ModelSummary, best: ModelSummary, level: float,
+            run_id: str | None) -> tuple[PairedDifference, float | None] | None:
+    """The paired difference of m's scores from the best's and, where every shared score is pass/fail, the exact
+    McNemar p-value; None when they share no case.
+
+    Remembered for the same two sets of scores (the very same objects: a summary's never change): a new volume,
+    tolerance or axis weighs the same summary again, and each comparison is a bootstrap over every case.
+    """
+    key = (run_id, m.model, best.model, level)
+    with _COMPARED_LOCK:
+        kept = _COMPARED.get(key)
+        if kept is not None and kept[0] is m.case_scores and kept[1] is best.case_scores:
+            _COMPARED.move_to_end(key)
+            return kept[2]
+    ours, theirs = m.case_scores, best.case_scores
+    shared = [c for c in ours if c in theirs]  # in the run's order: see stats._common
+    compared = None
+    if shared:
+        diff = paired_difference(ours, theirs, seed=stable_seed(run_id, m.model, best.model), level=level)
+        p_value = None
+        if all(ours[c] in (0.0, 1.0) and theirs[c] in (0.0, 1.0) for c in shared):
+            p_value = mcnemar_exact({c: ours[c] == 1.0 for c in shared}, {c: theirs[c] == 1.0 for c in shared})
+        compared = (diff, p_value)
+    with _COMPARED_LOCK:
+        _COMPARED[key] = (ours, theirs, compared)
+        _COMPARED.move_to_end(key)
+        while len(_COMPARED) > _COMPARED_KEPT:
+            _COMPARED.popitem(last=False)
+    return compared
 
 
 def _verdict(m: ModelSummary, diff: Any, p_value: float | None, verdict: str, excluded: dict[str, str],

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import statistics
+import threading
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +66,11 @@ class ModelSummary:
     shared: int = 0  # answers measured while other local models answered too
     reused: int = 0  # answers reused from an earlier run
     measurement_notes: tuple[str, ...] = ()  # what a reader of the figures should know, in words
+    # Cases a local model decoded at once (None: one at a time). Its tokens_per_second is then what the
+    # batch wrote in all (the machine's speed on it), its time to first token includes reading the
+    # prompts decoded with it, and one answer alone streamed at stream_tokens_per_second.
+    parallel: int | None = None
+    stream_tokens_per_second: float | None = None
     pass_rate: float | None = None  # share of graded answers that passed
     tags: dict[str, TagQuality] = field(default_factory=dict)  # quality per tag of the suite's cases
     # Each graded case's score, for paired comparisons (kept out of to_dict: one number per case).
@@ -115,18 +123,30 @@ def _passed(row: dict[str, Any]) -> bool:
     return bool(row["grade_passed"])
 
 
+# Columns of an answer no figure is made from: left unread, a summary of 100,000 answers reads a third as much.
+NOT_SUMMARIZED = ("text", "request_json", "request_hash", "grade_reason", "grade_json", "cost_json", "identity_json",
+                  "finish_reason", "energy_source", "chat_template", "served_model", "peak_memory_scope")
+
+
 def summarize(store: Store, run_id: str, settings: Settings | None = None,
-              this_machine: Hardware | None = None) -> RunSummary:
+              this_machine: Hardware | None = None, answers: list[dict[str, Any]] | None = None) -> RunSummary:
     """Per-model figures of a run. With `settings`, every answer is priced under them (the figures
     the plot, the tables and the projection share); without, at what was stored when it ran. With
-    `this_machine`, each local model says whether it fits it."""
+    `this_machine`, each local model says whether it fits it. `answers`: the run's answers as
+    store.results(run_id) gives them, already read (the Results screen's), so they are not read twice;
+    they are left as they are."""
     run = store.run(run_id)
     suite_cases = store.suite_cases(run["id"])  # case by case: a large suite never holds the lock long
     cases = len(suite_cases)
     case_tags = {str(c.get("id")): tuple(c.get("tags") or ()) for c in suite_cases}
+    _let_go(suite_cases)
     rows_by_model: dict[str, list[dict[str, Any]]] = {}
-    for row in store.results(run["id"]):
-        rows_by_model.setdefault(row["model_key"], []).append(row)
+    if answers is None:
+        for row in store.results(run["id"], omit=NOT_SUMMARIZED):
+            rows_by_model.setdefault(row["model_key"], []).append(row)
+    else:
+        for row in answers:  # copies: pricing them anew below must not change the caller's
+            rows_by_model.setdefault(row["model_key"], []).append(dict(row))
     hardware = hardware_key(json.loads(run["hardware_json"] or "{}"))
     origins = {r["measured_in_run"] for rows in rows_by_model.values() for r in rows if r.get("measured_in_run")}
     origin_hardware = {k: hardware_key(v) for k, v in store.hardware_of_runs(origins).items()}
@@ -150,7 +170,43 @@ def summarize(store: Store, run_id: str, settings: Settings | None = None,
         _let_go(rows)
     for rows in rows_by_model.values():  # answers of a model no longer in the run
         _let_go(rows)
+    while case_tags:  # 25,000 cases' tags freed at once would hold the lock as long as their answers would
+        for _ in range(min(500, len(case_tags))):
+            case_tags.popitem()
     return RunSummary(run, models)
+
+
+# Summaries of the runs shown lately, the latest last: (database, run id) -> (the answers' version, the settings
+# and machine they were made under, the summary).
+_KEPT: OrderedDict[tuple[str, str], tuple[tuple[Any, ...], Settings | None, Any, RunSummary]] = OrderedDict()
+_KEPT_RUNS = 4
+_KEPT_LOCK = threading.Lock()  # the app summarizes on worker threads
+
+
+def latest_summary(store: Store, run_id: str, settings: Settings | None = None, this_machine: Hardware | None = None,
+                   answers: list[dict[str, Any]] | None = None, version: tuple[Any, ...] | None = None) -> RunSummary:
+    """summarize(), kept for the run until its answers change (one added, graded again, given a person's verdict)
+    or other settings price them. The Results and Tradeoff screens, a verdict's recount and a new volume all ask
+    for the same run's figures, and 100,000 answers take seconds of bootstraps to sum up.
+
+    `answers` (see summarize) must have been read after `version` (store.answers_version) was.
+    """
+    run = store.run(run_id)
+    key = (str(store.path), run["id"])
+    if answers is None or version is None:
+        answers, version = None, store.answers_version(run["id"])
+    with _KEPT_LOCK:
+        kept = _KEPT.get(key)
+        if kept is not None and kept[0] == version and kept[1] == settings and kept[2] == this_machine:
+            _KEPT.move_to_end(key)
+            return RunSummary(run, kept[3].models)  # the run's row as it is now: its status may have moved on
+    summary = summarize(store, run["id"], settings, this_machine, answers)
+    with _KEPT_LOCK:
+        _KEPT[key] = (version, copy.deepcopy(settings), copy.deepcopy(this_machine), summary)
+        _KEPT.move_to_end(key)
+        while len(_KEPT) > _KEPT_RUNS:
+            _KEPT.popitem(last=False)
+    return summary
 
 
 def _let_go(rows: list[Any], step: int = 500) -> None:
@@ -164,7 +220,11 @@ def _quality(run_id: str, model: str, rows: list[dict[str, Any]],
              case_tags: dict[str, tuple[str, ...]]) -> dict[str, Any]:
     """The mean score's bootstrap interval, the pass rate, per-tag quality and per-case scores, seeded
     by run and model so the same run always shows the same interval."""
-    scores = {str(r["case_id"]): _score(r) for r in rows if _score(r) is not None}
+    scores: dict[str, float] = {}
+    for r in rows:
+        score = _score(r)
+        if score is not None:
+            scores[str(r["case_id"])] = score
     if not scores:
         return {"quality_low": None, "quality_high": None, "pass_rate": None, "tags": {}, "case_scores": {}}
     interval = bootstrap_mean(list(scores.values()), seed=stable_seed(run_id, model), bounds=(0.0, 1.0))
@@ -263,6 +323,18 @@ def _measurement_basis(rows: list[dict[str, Any]], reference: _Reference) -> tup
     return basis, notes
 
 
+def _speed(row: dict[str, Any]) -> float | None:
+    """The generation speed an answer stands for: its own, or for an answer decoded in a batch, the
+    batch's (the machine's speed on this model; each answer of a batch streams slower)."""
+    if (row.get("parallel") or 1) > 1 and row.get("batch_tokens_per_second"):
+        return row["batch_tokens_per_second"]
+    return row["generation_tokens_per_second"]
+
+
+def batched_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rows if (r.get("parallel") or 1) > 1]
+
+
 def _summarize_model(key: str, provider: str, path: str | None, metadata: dict[str, Any], cases: int,
                      rows: list[dict[str, Any]], reference: _Reference) -> ModelSummary:
     errors = [r for r in rows if r["error"]]
@@ -272,9 +344,11 @@ def _summarize_model(key: str, provider: str, path: str | None, metadata: dict[s
     ok = [r for r in rows if not r["error"]]
     local = provider == "llama.cpp"
     basis, notes = _measurement_basis(ok, reference) if local else (ok, [])
-    timed = [r for r in basis if r["generation_tokens_per_second"] and (r["completion_tokens"] or 0) > 1]
-    generation_seconds = sum((r["completion_tokens"] - 1) / r["generation_tokens_per_second"] for r in timed)
+    timed = [r for r in basis if _speed(r) and (r["completion_tokens"] or 0) > 1]
+    generation_seconds = sum((r["completion_tokens"] - 1) / _speed(r) for r in timed)
     generated = sum(r["completion_tokens"] - 1 for r in timed)
+    batched = [r["parallel"] for r in batched_rows(basis)]
+    own = [r["generation_tokens_per_second"] for r in batched_rows(basis) if r["generation_tokens_per_second"]]
     prompt_tokens = sum(r["prompt_tokens"] or 0 for r in ok)
     completion_tokens = sum(r["completion_tokens"] or 0 for r in ok)
     unpriced = any(r["cost_usd"] is None for r in ok)
@@ -310,4 +384,6 @@ def _summarize_model(key: str, provider: str, path: str | None, metadata: dict[s
         under_load=sum(1 for r in ok if r.get("under_load")),
         shared=sum(1 for r in ok if r.get("sharing")),
         reused=sum(1 for r in ok if r.get("reused_from")),
-        measurement_notes=tuple(notes))
+        measurement_notes=tuple(notes),
+        parallel=max(batched) if batched else None,
+        stream_tokens_per_second=statistics.median(own) if own else None)

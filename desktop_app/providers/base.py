@@ -78,6 +78,11 @@ class Token:
     text: str
 
 
+@dataclass(frozen=True)
+class Admitted:
+    """A request of a batch has started (a slot freed for it); its tokens follow."""
+
+
 @dataclass
 class Result:
     """Everything measured about one answer; a failed answer is a Result with `error` set."""
@@ -102,6 +107,13 @@ class Result:
     peak_memory_scope: str | None = None  # "answer": peak during this answer; "process": worker's lifetime
     served_model: str | None = None  # the model name an API server reported answering with
     billed_seconds: float | None = None  # an API request's time on the wire, all attempts (per-hour prices)
+    # Local answers decoded in a batch (llama_engine): how many requests could be decoded together,
+    # the tokens/s all of them together wrote while this one did, its share of the decoding time (by
+    # tokens: the shares of a batch add up to its time) and how long it waited for a free slot.
+    parallel: int | None = None
+    batch_tokens_per_second: float | None = None
+    busy_seconds: float | None = None
+    queued_ms: float | None = None
 
     @property
     def ok(self) -> bool:

@@ -1,4 +1,5 @@
-"""The child process that hosts one llama.cpp model and answers requests from a pipe, one at a time.
+"""The child process that hosts one llama.cpp model and answers batches of requests from a pipe (see
+llama_engine for how a batch is decoded: several requests at once, up to the model's `n_parallel`).
 
 Only this module imports llama_cpp, and only inside the worker process: a crash of native code
 (a malformed file, out of memory) kills this process, not the app.
@@ -6,15 +7,15 @@ Only this module imports llama_cpp, and only inside the worker process: a crash 
 
 from __future__ import annotations
 
-import codecs
-import os
 import ctypes
+import os
 import sys
 import time
 from collections import deque
 from multiprocessing.connection import Connection
 from typing import Any
 
+from desktop_app.providers.llama_engine import Engine, Prepared
 from desktop_app.providers.prompt_formats import COMPLETION, FALLBACK_LABEL
 
 # Bump whenever the worker would write a different answer for the same model file, load settings and
@@ -23,7 +24,9 @@ from desktop_app.providers.prompt_formats import COMPLETION, FALLBACK_LABEL
 # an older version are not reused as if this code had written them.
 # 2: chat templates chosen per model (llama.cpp's built-in ones, plain completion); a turn ends at the
 #    template's end-of-turn marker even when the model writes it as text.
-GENERATION_VERSION = 2
+# 3: llama.cpp's own sampler chain, several requests decoded together in one unified cache, a batch's
+#    shared prompt prefix decoded once (llama_engine).
+GENERATION_VERSION = 3
 
 _log_lines: deque[str] = deque(maxlen=200)
 _log_callback: Any = None  # module-level: llama.cpp calls it until the process exits
@@ -150,41 +153,34 @@ def _load_failure_reason() -> str:
     return _log_lines[-1] if _log_lines else ""
 
 
-class _Engine:
+class _Model:
+    """The loaded model: its prompt format, and the batching engine that answers with it."""
+
     def __init__(self, spec: dict[str, Any]) -> None:
         import llama_cpp
+        from llama_cpp._internals import LlamaModel
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         self.llama_cpp = llama_cpp
         self.closing = False  # told to close while answering
         _install_log_capture(llama_cpp)
-        kwargs: dict[str, Any] = {
-            "model_path": spec["path"],
-            "n_ctx": spec["n_ctx"],
-            "n_gpu_layers": spec.get("n_gpu_layers", 0),
-            "n_batch": spec.get("n_batch", 512),
-            "seed": 0,
-            "verbose": False,
-        }
-        if spec.get("n_threads"):
-            kwargs["n_threads"] = spec["n_threads"]
-            kwargs["n_threads_batch"] = spec["n_threads"]
-        self.llm = llama_cpp.Llama(**kwargs)
-        self.vocab = self.llm._model.vocab
-        self._piece_buffer = ctypes.create_string_buffer(256)
+        params = llama_cpp.llama_model_default_params()
+        params.n_gpu_layers = spec.get("n_gpu_layers", 0)
+        self.model = LlamaModel(path_model=spec["path"], params=params, verbose=False)
+        self.n_ctx = spec["n_ctx"]
+        parallel = spec.get("n_parallel") or 1
+        self.engine = Engine(llama_cpp, self.model, n_ctx=self.n_ctx, parallel=parallel,
+                             total_cells=spec.get("n_ctx_batch") or self.n_ctx * parallel,
+                             threads=spec.get("n_threads") or _physical_cores(),
+                             n_batch=max(spec.get("n_batch", 512), parallel))
+        self.threads = self.engine.threads  # what llama.cpp decodes with, not what was asked for
 
-        # What llama.cpp decodes with (its default when the spec names none), not what was asked for.
-        try:
-            self.threads = int(llama_cpp.llama_n_threads(self.llm._ctx.ctx))
-        except AttributeError:  # llama-cpp-python moved its context: what it was created with
-            self.threads = int(self.llm.context_params.n_threads)
-
-        template = self.llm.metadata.get("tokenizer.chat_template")
+        metadata = self.model.metadata()
+        template = metadata.get("tokenizer.chat_template")
         template = template if isinstance(template, str) and template.strip() else None
-        eos = self.llm.token_eos()
-        bos = self.llm.token_bos()
-        eos_text = self._piece(eos, special=True).decode("utf-8", "replace") if eos != -1 else ""
-        self.bos_text = self._piece(bos, special=True).decode("utf-8", "replace") if bos != -1 else ""
+        eos, bos = self.model.token_eos(), self.model.token_bos()
+        eos_text = self.engine.piece(eos, special=True).decode("utf-8", "replace") if eos != -1 else ""
+        self.bos_text = self.engine.piece(bos, special=True).decode("utf-8", "replace") if bos != -1 else ""
         choice = spec.get("chat_template")
         self.formatter: Any = None
         self.builtin: str | None = None
@@ -205,24 +201,9 @@ class _Engine:
             self.template_source = choice or FALLBACK_LABEL
             self.turn_stops = turn_end_stops(llama_cpp, self.builtin)
 
-    def _piece(self, token: int, special: bool = False) -> bytes:
-        n = self.llama_cpp.llama_token_to_piece(self.vocab, token, self._piece_buffer,
-                                                len(self._piece_buffer), 0, special)
-        if n < 0:
-            self._piece_buffer = ctypes.create_string_buffer(-n)
-            n = self.llama_cpp.llama_token_to_piece(self.vocab, token, self._piece_buffer,
-                                                    len(self._piece_buffer), 0, special)
-        return self._piece_buffer.raw[:n]
-
-    def _told_to_stop(self, conn: Connection) -> bool:
-        """A message came while answering: a cancel, or (the model being unloaded) a close, which is
-        carried out once the answer is sent. A closed pipe (the parent died) ends the worker here."""
-        if not conn.poll():
-            return False
-        message = conn.recv()  # EOFError: the parent is gone, and the worker leaves quietly
-        if message[0] == "close":
-            self.closing = True
-        return True
+    def close(self) -> None:
+        self.engine.close()
+        self.model.close()
 
     def format(self, messages: list[dict[str, str]]) -> tuple[str, list[str], bool]:
         """The prompt text, the stop strings its format ends a turn with, and whether to add BOS."""
@@ -236,91 +217,74 @@ class _Engine:
         text = "\n\n".join(m["content"] for m in messages if m["content"])
         return text, [], True
 
-    def generate(self, request: dict[str, Any], conn: Connection) -> dict[str, Any]:
-        """Answer one request, streaming its text over `conn`; between tokens the parent's messages are
-        read, so a cancel stops the answer at the next token and a dead parent ends the worker."""
-        started = time.perf_counter()
+    def prepare(self, index: int, request: dict[str, Any], received: float) -> Prepared | dict[str, Any]:
+        """A request as tokens, or the error result of one that cannot be answered (too long)."""
         sampling = request["sampling"]
-        result: dict[str, Any] = {"text": "", "finish_reason": None}
         text, format_stops, add_bos = self.format(request["messages"])
-        prompt = self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
-        result["prompt_tokens"] = len(prompt)
-        n_ctx = self.llm.n_ctx()
-        if len(prompt) >= n_ctx:
-            result.update(finish_reason="error", completion_tokens=0, error_kind="permanent", error=(
-                f"the prompt is {len(prompt)} tokens, more than the context size of {n_ctx}; "
-                f"raise the context size or shorten the prompt"))  # permanent: the same prompt never fits
-            return result
-        max_tokens = min(sampling["max_tokens"], n_ctx - len(prompt))
+        prompt = self.engine.tokenize(text, add_bos)
+        if len(prompt) >= self.n_ctx:
+            return {"finish_reason": "error", "text": "", "prompt_tokens": len(prompt), "completion_tokens": 0,
+                    "error_kind": "permanent",  # the same prompt never fits
+                    "error": (f"the prompt is {len(prompt)} tokens, more than the context size of {self.n_ctx}; "
+                              f"raise the context size or shorten the prompt")}
         stops = [s for s in (*sampling.get("stop", ()), *format_stops) if s]
-        longest_stop = max((len(s) for s in stops), default=0)
+        return Prepared(index, prompt, min(sampling["max_tokens"], self.n_ctx - len(prompt)), stops, sampling,
+                        received)
 
-        # Every request starts from an empty KV cache: the answer then depends only on the request,
-        # never on which prompt ran before, which is what makes stored answers reusable.
-        self.llm.reset()
-        self.llm.set_seed(sampling["seed"])
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        text = ""
-        sent = 0
-        generated = 0
-        sampled = 0
-        first_at = last_at = None
-        finish = "length"
-        stopped_by_string = False
-        is_eog = self.llama_cpp.llama_vocab_is_eog
-        eval_started = time.perf_counter()
-        tokens = self.llm.generate(
-            prompt, top_k=sampling["top_k"], top_p=sampling["top_p"], min_p=sampling["min_p"],
-            temp=sampling["temperature"], repeat_penalty=sampling["repeat_penalty"])
-        try:
-            for token in tokens:
-                last_at = time.perf_counter()
-                sampled += 1
-                if first_at is None:
-                    first_at = last_at
-                if self._told_to_stop(conn):
-                    finish = "cancelled"
-                    break
-                if is_eog(self.vocab, token):
-                    finish = "stop"
-                    break
-                generated += 1
-                text += decoder.decode(self._piece(token))
-                if stops:
-                    hit = _find_stop(text, stops, max(0, sent - longest_stop))
-                    if hit is not None:
-                        text = text[:hit]
-                        finish = "stop"
-                        stopped_by_string = True
-                        break
-                    safe = len(text) - _held_back(text, stops)
-                else:
-                    safe = len(text)
-                if safe > sent:
-                    conn.send(("token", text[sent:safe]))
-                    sent = safe
-                if generated >= max_tokens:
-                    break
-        finally:
-            tokens.close()
-        if not stopped_by_string:
-            text += decoder.decode(b"", final=True)
-        if len(text) > sent:
-            conn.send(("token", text[sent:]))
+    def answer(self, requests: list[dict[str, Any]], conn: Connection) -> None:
+        """Answer a batch of requests, streaming over `conn`: ("admitted", i) when request i starts,
+        ("token", i, text) as it writes, ("done", i, result) when it ends, then ("idle",). A cancel
+        stops the answers under way and drops those not started; a close is carried out afterwards."""
+        received = time.perf_counter()
+        peak = PeakMemory()
+        peak.start()
+        channel = _PipeChannel(conn, self, peak, "answer" if len(requests) == 1 else "batch")
+        jobs = []
+        for index, request in enumerate(requests):
+            prepared = self.prepare(index, request, received)
+            if isinstance(prepared, Prepared):
+                jobs.append(prepared)
+            else:
+                channel.done(index, prepared)
+        if jobs:
+            self.engine.answer(jobs, channel)
+        conn.send(("idle",))
 
-        ended = time.perf_counter()
-        result.update(
-            text=text,
-            finish_reason=finish,
-            completion_tokens=generated,
-            time_to_first_token_ms=(first_at - started) * 1000 if first_at else None,
-            prompt_tokens_per_second=(len(prompt) / (first_at - eval_started)
-                                      if first_at and first_at > eval_started else None),
-            generation_tokens_per_second=((sampled - 1) / (last_at - first_at)
-                                          if sampled > 1 and last_at > first_at else None),
-            wall_time_ms=(ended - started) * 1000,
-        )
-        return result
+
+class _PipeChannel:
+    """The engine's reports, sent to the app; between steps the app's messages are read, so a cancel
+    stops the batch at the next step and a dead parent ends the worker."""
+
+    def __init__(self, conn: Connection, model: _Model, peak: PeakMemory, scope: str) -> None:
+        self.conn, self.model, self.peak, self.scope = conn, model, peak, scope
+        self.stopped = False
+
+    def admitted(self, index: int) -> None:
+        self.conn.send(("admitted", index))
+
+    def token(self, index: int, text: str) -> None:
+        self.conn.send(("token", index, text))
+
+    def done(self, index: int, result: dict[str, Any]) -> None:
+        peak, scope = self.peak.finish()
+        result.update(peak_memory_bytes=peak, peak_memory_scope=scope if scope == "process" else self.scope,
+                      chat_template=self.model.template_source, threads=self.model.threads)
+        self.conn.send(("done", index, result))
+
+    def cancelled(self) -> bool:
+        while not self.stopped and self.conn.poll():
+            message = self.conn.recv()  # EOFError: the parent is gone, and the worker leaves quietly
+            if message[0] == "close":
+                self.model.closing = True
+            if message[0] in ("close", "cancel"):
+                self.stopped = True
+        return self.stopped
+
+
+def _physical_cores() -> int:
+    import psutil
+
+    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
 
 
 class TemplateError(ValueError):
@@ -338,30 +302,14 @@ def _as_list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def _find_stop(text: str, stops: list[str], start: int) -> int | None:
-    hits = [i for i in (text.find(s, start) for s in stops) if i != -1]
-    return min(hits) if hits else None
-
-
-def _held_back(text: str, stops: list[str]) -> int:
-    """How many trailing characters might be the start of a stop string, so must wait."""
-    held = 0
-    for stop in stops:
-        for size in range(min(len(stop) - 1, len(text)), held, -1):
-            if text.endswith(stop[:size]):
-                held = size
-                break
-    return held
-
-
 def main(conn: Connection, spec: dict[str, Any]) -> None:
     """Entry point of the worker process (started through worker_process.start, which makes it leave
-    quietly with its parent). Messages: ("generate", request), ("cancel",) and ("close",)."""
+    quietly with its parent). Messages: ("generate", [request, ...]), ("cancel",) and ("close",)."""
     if hasattr(os, "nice"):
         # Below the app's own priority: when cores are short, the window repaints first.
         os.nice(5)
     try:
-        engine = _Engine(spec)
+        model = _Model(spec)
     except TemplateError as exc:
         conn.send(("spec_error", str(exc)))
         return
@@ -372,12 +320,13 @@ def main(conn: Connection, spec: dict[str, Any]) -> None:
     import llama_cpp
 
     conn.send(("ready", {"llama_cpp_version": llama_cpp.__version__,
-                         "n_ctx": engine.llm.n_ctx(),
-                         "chat_template": engine.template_source,
-                         "turn_stops": engine.turn_stops,
-                         "threads": engine.threads,
+                         "n_ctx": model.n_ctx,
+                         "parallel": model.engine.parallel,
+                         "chat_template": model.template_source,
+                         "turn_stops": model.turn_stops,
+                         "threads": model.threads,
                          "peak_memory_bytes": _peak_memory_bytes()}))
-    while not engine.closing:
+    while not model.closing:
         try:
             message = conn.recv()
         except (EOFError, OSError):
@@ -385,20 +334,15 @@ def main(conn: Connection, spec: dict[str, Any]) -> None:
         if message[0] == "close":
             break
         if message[0] == "generate":
-            peak = PeakMemory()
-            peak.start()
             try:
-                result = engine.generate(message[1], conn)
+                model.answer(message[1], conn)
             except (EOFError, BrokenPipeError, ConnectionResetError):
                 raise  # the parent is gone: nothing to answer, and the worker leaves quietly
-            except Exception as exc:
-                result = {"finish_reason": "error", "error": f"llama.cpp failed: {exc}"}
-            result["peak_memory_bytes"], result["peak_memory_scope"] = peak.finish()
-            result["chat_template"] = engine.template_source
-            result["threads"] = engine.threads
-            conn.send(("done", result))
-        # ("cancel",) for an answer already sent: nothing left to stop
-    engine.llm.close()
+            except Exception as exc:  # every request of the batch not answered yet ends with this error
+                conn.send(("failed", f"llama.cpp failed: {exc}"))
+                conn.send(("idle",))
+        # ("cancel",) for a batch already answered: nothing left to stop
+    model.close()
 
 
 def check_main(conn: Connection, model_paths: list[str]) -> None:

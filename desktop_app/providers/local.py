@@ -1,4 +1,5 @@
-"""A GGUF model served by llama.cpp in its own worker process (one per loaded model)."""
+"""A GGUF model served by llama.cpp in its own worker process (one per loaded model), answering one
+request or a batch of them at a time."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import multiprocessing
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import psutil
 
 from desktop_app.providers import llama_worker, worker_process
-from desktop_app.providers.base import ProviderError, Request, Result, Token
+from desktop_app.providers.base import Admitted, ProviderError, Request, Result, Token
 from desktop_app.versions import installed_version
 
 
@@ -35,6 +36,11 @@ class LocalModelSpec:
     # None: the file's own chat template (ChatML when it has none); else one of llama.cpp's built-in
     # template names (chatml, llama3, gemma, ...) or "completion" (the prompt as plain text).
     chat_template: str | None = None
+    # Requests decoded together (continuous batching); 1 answers one at a time. Part of an answer's
+    # identity: batched kernels change the last bits of the logits, so greedy answers may differ.
+    n_parallel: int = 1
+    # KV cells the batch shares (each request still gets at most n_ctx); None: n_ctx x n_parallel.
+    n_ctx_batch: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -45,7 +51,7 @@ class LocalModelSpec:
 
 
 class LocalProvider:
-    """Hosts one model in a worker process; requests are answered one at a time, in order."""
+    """Hosts one model in a worker process; one request, or one batch of requests, at a time."""
 
     def __init__(self, spec: LocalModelSpec, label: str | None = None, sha256: str | None = None) -> None:
         self.spec = spec
@@ -128,40 +134,68 @@ class LocalProvider:
             self._identity = {"provider": "llama.cpp", "sha256": self.sha256, "n_ctx": self.spec.n_ctx,
                               "n_gpu_layers": self.spec.n_gpu_layers, "llama_cpp": llama_cpp_version(),
                               "chat_template": template_identity(self.spec),
+                              "parallel": self.spec.n_parallel,
                               "generation": llama_worker.GENERATION_VERSION}
         return dict(self._identity)
 
     # Answers ------------------------------------------------------------------------------
 
     def stream(self, request: Request, cancel: threading.Event | None = None) -> Iterator[Token | Result]:
+        for _, item in self.stream_many([request], cancel):
+            if not isinstance(item, Admitted):
+                yield item
+
+    def stream_many(self, requests: Sequence[Request],
+                    cancel: threading.Event | None = None) -> Iterator[tuple[int, Admitted | Token | Result]]:
+        """Answer several requests, up to `n_parallel` of them decoded together: yields (index,
+        Admitted) when request `index` starts, (index, Token) as it writes and (index, Result) when it
+        ends. A cancel ends the answers under way as "cancelled" and skips those not started; a
+        worker that dies ends the answers under way with an error (their text so far kept) and skips
+        the rest, so the caller can load the model again and go on."""
         with self._lock:
             started = time.perf_counter()
-            parts: list[str] = []
             try:
                 self.load()
             except ProviderError as exc:
-                yield Result(finish_reason="error", error=str(exc), wall_time_ms=_ms_since(started),
-                             error_kind=load_error_kind(str(exc)))
+                for index in range(len(requests)):
+                    yield index, Result(finish_reason="error", error=str(exc), wall_time_ms=_ms_since(started),
+                                        error_kind=load_error_kind(str(exc)))
                 return
             self._cancel_sent = False
             finished = False
+            parts: dict[int, list[str]] = {}
+            admitted_at: dict[int, float] = {}
             try:
-                self._conn.send(("generate", request.to_dict()))
+                self._conn.send(("generate", [request.to_dict() for request in requests]))
                 while True:
-                    kind, payload = self._receive(cancel)
+                    message = self._receive(cancel)
+                    kind = message[0]
                     if kind == "token":
-                        parts.append(payload)
-                        yield Token(payload)
+                        parts[message[1]].append(message[2])
+                        yield message[1], Token(message[2])
+                    elif kind == "admitted":
+                        parts[message[1]], admitted_at[message[1]] = [], time.perf_counter()
+                        yield message[1], Admitted()
                     elif kind == "done":
+                        parts.pop(message[1], None)
+                        yield message[1], Result.from_dict(message[2])
+                    elif kind == "failed":  # the batch broke: what was under way ends with its reason
+                        for index in sorted(parts):
+                            yield index, Result(text="".join(parts[index]), finish_reason="error",
+                                                error=message[1], error_kind="transient",
+                                                wall_time_ms=_ms_since(admitted_at[index]))
+                        parts.clear()
+                    elif kind == "idle":
                         finished = True
-                        yield Result.from_dict(payload)
                         return
             except (_WorkerDied, OSError) as died:
                 finished = True
                 self._reset()
-                yield Result(text="".join(parts), finish_reason="error", wall_time_ms=_ms_since(started),
-                             error=f"the llama.cpp worker for {self.label} {died}; "
-                                   f"the answer so far is kept", error_kind="transient")
+                for index in sorted(parts):
+                    yield index, Result(text="".join(parts[index]), finish_reason="error",
+                                        wall_time_ms=_ms_since(admitted_at[index]),
+                                        error=f"the llama.cpp worker for {self.label} {died}; "
+                                              f"the answer so far is kept", error_kind="transient")
             finally:
                 if not finished:  # the caller stopped listening: stop the worker and drain its reply
                     self._drain()
@@ -169,7 +203,7 @@ class LocalProvider:
     def _drain(self) -> None:
         self._send_cancel()
         try:
-            while self._receive()[0] != "done":
+            while self._receive()[0] != "idle":
                 pass
         except (_WorkerDied, OSError):
             self._reset()
@@ -184,7 +218,7 @@ class LocalProvider:
         except (OSError, ValueError):
             pass  # the worker is gone: receiving says so
 
-    def _receive(self, cancel: threading.Event | None = None) -> tuple[str, Any]:
+    def _receive(self, cancel: threading.Event | None = None) -> tuple[Any, ...]:
         conn, proc = self._conn, self._proc
         while True:
             if cancel is not None and cancel.is_set():

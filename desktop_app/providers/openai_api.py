@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from desktop_app.providers.api import ApiProvider, Fault, Usage, _Chunk, classify_sdk_error
+from desktop_app.providers.api import (
+    ApiProvider,
+    Fault,
+    Usage,
+    _Chunk,
+    classify_sdk_error,
+)
 from desktop_app.providers.base import Request
 from desktop_app.providers.stops import StopCutter
 

@@ -14,14 +14,21 @@ class ModelPool:
         self._lock = threading.Lock()
 
     def get(self, spec: LocalModelSpec, label: str | None = None, sha256: str | None = None) -> LocalProvider:
-        """The provider for this exact configuration, created (not yet loaded) if needed."""
+        """The provider for this exact configuration, created (not yet loaded) if needed. A file keeps
+        one batching worker at most: its cache is sized for a suite, so the next suite's replaces it."""
+        replaced: list[LocalProvider] = []
         with self._lock:
             provider = self._providers.get(spec)
             if provider is None:
+                if spec.n_parallel > 1:
+                    replaced = [self._providers.pop(other) for other in list(self._providers)
+                                if other.path == spec.path and other.n_parallel > 1]
                 provider = self._providers[spec] = LocalProvider(spec, label=label, sha256=sha256)
             elif sha256 and not provider.sha256:
                 provider.sha256 = sha256
-            return provider
+        for old in replaced:
+            old.close()
+        return provider
 
     def loaded(self) -> list[LocalProvider]:
         with self._lock:

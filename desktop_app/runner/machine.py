@@ -1,10 +1,12 @@
 """What the machine was doing while local answers were measured, and each answer's fair share of it.
 
-Every local answer opens a span on the run's ledger and closes it when done. Whenever the set of
+Every local model's batch of answers opens a span on the run's ledger and closes it when done. Whenever the set of
 answers in flight changes, the time and energy since the last change are split evenly between the
 answers that were in flight, so the answers' shares add up to what the machine drew while it was
 answering; the same moments read how much CPU time programs other than ModelScout took, so an
 answer measured while the machine was busy elsewhere can be told from one measured on a quiet one.
+Within a batch (several answers of one model decoded together), each answer takes the part of its
+batch's energy that its share of the decoding time, by tokens, stands for.
 """
 
 from __future__ import annotations
@@ -55,6 +57,17 @@ class _Mark:
     own: dict[int, float] = field(default_factory=dict)  # pid -> CPU seconds
 
 
+@dataclass(frozen=True)
+class Totals:
+    """A span's running totals at one moment: two of them bound one answer of a batch."""
+
+    at: float
+    joules: float
+    machine_seconds: float
+    other_cpu_seconds: float
+    sharing: int
+
+
 class MachineLedger:
     """One per run (shared by the run's local models); safe to use from several threads."""
 
@@ -88,14 +101,34 @@ class MachineLedger:
             self._mark = self._read() if self._active else None
         seconds = max(time.perf_counter() - span.started, 1e-9)
         share = span.other_cpu_seconds / (seconds * self.cpus)
-        try:
-            load = os.getloadavg()[0]
-        except (AttributeError, OSError):  # Windows has no load average
-            load = None
         return Conditions(
             joules=span.joules, machine_seconds=span.machine_seconds, sharing=span.sharing,
-            other_cpu_seconds=span.other_cpu_seconds, other_cpu_share=share, load_average=load,
+            other_cpu_seconds=span.other_cpu_seconds, other_cpu_share=share, load_average=_load_average(),
             under_load=share >= LOAD_SHARE and span.other_cpu_seconds >= MIN_OTHER_CPU_S)
+
+    def totals(self, span: Span) -> Totals:
+        """The span's totals so far (a batch's span, read when one of its answers starts or ends)."""
+        with self._lock:
+            self._advance()
+            return Totals(time.perf_counter(), span.joules, span.machine_seconds, span.other_cpu_seconds,
+                          span.sharing)
+
+    def share(self, before: Totals, after: Totals, busy_seconds: float | None) -> Conditions:
+        """What one answer of a batch was measured under, between its start and end totals: the
+        machine's state over that window, and of the energy the batch drew, the part its share of the
+        decoding time (`busy_seconds`, split by tokens in the worker) took. The shares of a batch's
+        answers add up to the batch's time, so the answers' energy adds up to what the machine drew."""
+        window = max(after.at - before.at, 1e-9)
+        machine_seconds = after.machine_seconds - before.machine_seconds
+        joules = after.joules - before.joules
+        busy = machine_seconds if busy_seconds is None else busy_seconds
+        watts = joules / machine_seconds if machine_seconds > 0 else self.meter.watts
+        other = max(0.0, after.other_cpu_seconds - before.other_cpu_seconds)
+        share = other / (window * self.cpus)
+        return Conditions(
+            joules=watts * busy, machine_seconds=busy, sharing=after.sharing, other_cpu_seconds=other,
+            other_cpu_share=share, load_average=_load_average(),
+            under_load=share >= LOAD_SHARE and other >= MIN_OTHER_CPU_S)
 
     def _advance(self) -> None:
         """Split what happened since the last mark between the answers in flight (lock held)."""
@@ -134,6 +167,14 @@ class MachineLedger:
                 except psutil.Error:
                     pass
         return processes
+
+
+def _load_average() -> float | None:
+    """The 1-minute load average now."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows has no load average
+        return None
 
 
 def _system_busy() -> float:

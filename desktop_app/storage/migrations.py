@@ -190,6 +190,16 @@ def m006_run_owner(db: sqlite_utils.Database) -> None:
     runs.add_column("heartbeat_at", str)  # renewed by the owner while it works
 
 
+@migration
+def m007_batched_answers(db: sqlite_utils.Database) -> None:
+    # Local answers decoded several at a time (providers/llama_engine.py): the parallel setting they were
+    # made with (1: one at a time; NULL: an API answer or one stored before batching) and the tokens/s the
+    # whole batch wrote meanwhile (the speed the machine delivered; the answer's own is slower).
+    results = db["results"]
+    results.add_column("parallel", int)
+    results.add_column("batch_tokens_per_second", float)
+
+
 def pending(db: sqlite_utils.Database) -> list[str]:
     """The names of the migrations this database has not had (all of them for a new one)."""
     table = db["_migrations"]

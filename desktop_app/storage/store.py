@@ -10,7 +10,7 @@ import sqlite3
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -297,13 +297,34 @@ class Store:
             table = self.db["results"].insert({"created_at": now(), **row})
         return int(table.last_pk)
 
-    def results(self, run_id: str) -> list[dict[str, Any]]:
-        """A run's answers; a reused one says in `measured_in_run` which run its figures come from."""
+    def results(self, run_id: str, omit: Collection[str] = ()) -> list[dict[str, Any]]:
+        """A run's answers; a reused one says in `measured_in_run` which run its figures come from. Without the
+        columns named in `omit`: a run's summary needs no answer's text, and reads 100,000 answers faster."""
+        picked = "s.*"
+        if omit:
+            with self._lock:
+                names = [column.name for column in self.db["results"].columns if column.name not in omit]
+            picked = ", ".join(f's."{name}"' for name in names)
         return self._query(
-            "select s.*, o.run_id as measured_in_run from results s join run_models m "
+            f"select {picked}, o.run_id as measured_in_run from results s join run_models m "
             "on m.run_id = s.run_id and m.model_key = s.model_key "
             "left join results o on o.id = s.reused_from "
             "where s.run_id = ? order by m.position, s.id", [run_id])
+
+    def answers_version(self, run_id: str) -> tuple[Any, ...]:
+        """Something that changes whenever a run's answers do (one added, replaced, graded again, given a
+        person's verdict), worked out by SQLite without reading them: figures made from the answers are still
+        good while it stays the same. Each answer's marks count with a weight of its own, so two changes do not
+        cancel out."""
+        row = self._query(
+            "select count(*) as answers, max(id) as last, max(created_at) as newest, "
+            "sum(w * coalesce(human_label, 3)) as labels, sum(w * coalesce(grade_passed, 3)) as passes, "
+            "total(w * coalesce(grade_score, -1)) as scores, sum(w * (error is null)) as errors, "
+            "total(w * (coalesce(cost_usd, -1) + coalesce(wall_time_ms, -1) + coalesce(energy_joules, -1) "
+            "+ coalesce(completion_tokens, -1) + coalesce(under_load, -1) * 7 + coalesce(sharing, -1) * 11)) "
+            "as measured from (select *, (id * 2654435761) % 4294967291 as w from results where run_id = ?)",
+            [run_id])[0]
+        return tuple(row.values())
 
     def done_cells(self, run_id: str) -> set[tuple[str, str]]:
         """Cells that need no more work: answered, or failed for a reason trying again will not fix."""

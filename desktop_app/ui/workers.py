@@ -5,18 +5,23 @@ as many threads as the machine has cores (2 here), so one hour-long suite run an
 thread for reading the store until they end; their `quit()` leaves the generator suspended, to be closed by the
 garbage collector on whatever thread it runs (a run's `finally` closes its store and models); and each of their
 workers swaps `warnings.showwarning` and the warning filters for the whole process while it runs, which two
-workers at once undo in the wrong order. A dedicated thread per job, stopped by the run's own cancel event, is
-as short as a wrapper around theirs would be.
+workers at once undo in the wrong order. A thread per job for as long as it runs (threads wait between jobs, so
+starting one costs the window nothing), stopped by the run's own cancel event, is as short as a wrapper around
+theirs would be.
 """
 
 from __future__ import annotations
 
 import gc
+import queue
+import sys
 import threading
+import time
 from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
 
 if TYPE_CHECKING:
@@ -36,10 +41,69 @@ class _Bridge(QObject):
     done = Signal()
 
 
-class GeneratorWorker(QObject):
-    """Drives a generator on its own thread; `yielded`, `failed` and `finished` fire on the UI thread.
+# While work runs beside it, the UI thread gets Python's lock back within this long (Python's default is 5 ms).
+# Every Qt call lets the lock go and takes it back; a busy worker then keeps it a whole interval each time, so a
+# screen update of a few dozen Qt calls took hundreds of milliseconds while a large run was being summed up.
+UI_SWITCH_INTERVAL_S = 0.001
 
-    Create it on the UI thread. A dedicated thread, not a pool slot: a suite run can last an hour.
+
+class _Threads:
+    """Threads that wait for background jobs, so that starting a job never makes the UI thread wait.
+
+    Starting a thread waits until it runs, and with other jobs holding Python's lock that took 15-30 ms of the
+    UI thread's time. A job here is handed to a thread that already waits; each thread that takes one starts a
+    spare if none is left waiting (the thread waits for its spare, not the window), so a job never waits behind
+    another however long that one runs: a suite run can last an hour. Threads beyond `KEEP_IDLE` waiting end.
+    """
+
+    KEEP_IDLE = 4
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0  # threads waiting for a job
+        self._starting = 0  # threads started, not waiting yet
+
+    def run(self, job: Callable[[], None]) -> None:
+        self._jobs.put(job)
+        with self._lock:
+            if self._idle + self._starting > 0:
+                return
+            self._starting += 1
+        self._start()  # the first job, or a burst that took every spare: started from here this once
+
+    def _start(self) -> None:
+        threading.Thread(target=self._serve, name="modelscout-worker", daemon=True).start()
+
+    def _serve(self) -> None:
+        with self._lock:
+            self._starting -= 1
+            self._idle += 1
+        while True:
+            job = self._jobs.get()
+            with self._lock:
+                self._idle -= 1
+                spare = self._idle + self._starting == 0
+                if spare:
+                    self._starting += 1
+            if spare:
+                self._start()
+            job()  # a job catches its own errors (GeneratorWorker._run)
+            del job
+            with self._lock:
+                if self._idle >= self.KEEP_IDLE:
+                    return
+                self._idle += 1
+
+
+_threads = _Threads()
+
+
+class GeneratorWorker(QObject):
+    """Drives a generator on a thread of its own; `yielded`, `failed` and `finished` fire on the UI thread.
+
+    Create it on the UI thread. A thread of its own for as long as it runs (see _Threads): a suite run can last an
+    hour.
     """
 
     yielded = Signal(object)
@@ -55,19 +119,22 @@ class GeneratorWorker(QObject):
         self._bridge.item.connect(self.yielded)
         self._bridge.error.connect(self.failed)
         self._bridge.done.connect(self._on_done)
-        self._thread = threading.Thread(target=self._run, name="modelscout-worker", daemon=True)
+        self._started = False
+        self._ended = threading.Event()
 
     def start(self) -> GeneratorWorker:
         GeneratorWorker._active.add(self)
-        self._thread.start()
+        self._started = True
+        if sys.getswitchinterval() > UI_SWITCH_INTERVAL_S:
+            sys.setswitchinterval(UI_SWITCH_INTERVAL_S)
+        _threads.run(self._run)
         return self
 
     def is_running(self) -> bool:
-        return self._thread.is_alive()
+        return self._started and not self._ended.is_set()
 
     def wait(self, seconds: float = 30.0) -> bool:
-        self._thread.join(seconds)
-        return not self._thread.is_alive()
+        return not self._started or self._ended.wait(seconds)
 
     def _run(self) -> None:
         try:
@@ -76,7 +143,9 @@ class GeneratorWorker(QObject):
         except BaseException as exc:  # handed to the UI, which shows it in plain words
             self._bridge.error.emit(exc)
         finally:
+            self._make = None  # what the job holds is let go here, on its own thread
             self._bridge.done.emit()
+            self._ended.set()
 
     def _on_done(self) -> None:
         GeneratorWorker._active.discard(self)
@@ -249,16 +318,29 @@ class InOrder(QObject):
         return self._running is not None
 
     def wait(self, seconds: float = 10.0) -> bool:
-        """Block until the job under way ends (closing the window: a write is not cut off)."""
-        worker = self._running
-        return worker is None or worker.wait(seconds)
+        """Block until every job given so far has ended (closing the window: no write is cut off, none is
+        dropped). The next job would start when the event loop hands over the last one's end: here it is
+        started at once instead. True when none is left."""
+        deadline = time.monotonic() + seconds
+        while True:
+            worker = self._running
+            if worker is not None and not worker.wait(max(0.0, deadline - time.monotonic())):
+                return False
+            if not self._queue:
+                return True
+            self._next()
+
+    def _ended(self, worker: GeneratorWorker) -> None:
+        # Not one whose successor wait() has started already, nor the last word of a job of a queue gone meanwhile.
+        if shiboken6.isValid(self) and worker is self._running:
+            self._next()
 
     def _next(self) -> None:
         self._running = None
         if self._queue:
             fn, on_done, on_error = self._queue.pop(0)
-            self._running = run_in_background(fn, on_done, on_error, self)
-            self._running.finished.connect(self._next)
+            worker = self._running = run_in_background(fn, on_done, on_error, self)
+            worker.finished.connect(lambda: self._ended(worker))
 
 
 class Throttle(QObject):

@@ -127,33 +127,6 @@ def open_page(qtbot):
         page.shutdown()
 
 
-@pytest.fixture(scope="session")
-def demo_run_db(tmp_path_factory, demo_model, demo_variant):
-    """(database, run id): the first 3 demo cases on both demo models, 16 tokens each, run once for the
-    whole session by the core Runner. Tests copy it with `install_run`, never generating it again."""
-    from desktop_app.models.catalog import ModelCatalog
-    from desktop_app.providers.base import Sampling
-    from desktop_app.runner.runner import Runner
-    from desktop_app.storage.store import Store
-    from desktop_app.suites import load_suite
-    from tests.conftest import demo_suite_copy
-
-    home = tmp_path_factory.mktemp("demo-run")
-    suite_path = demo_suite_copy(home / "small.jsonl", 3)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MODELSCOUT_HOME", str(home))
-        store = Store(home / "modelscout.db")
-        runner = Runner(store, Settings(threads=2, context_size=1024), ModelCatalog(home / "models.json"))
-        run_id = runner.create_run(load_suite(suite_path), [runner.spec_for(demo_model),
-                                                            runner.spec_for(demo_variant)], Sampling(max_tokens=16))
-        assert list(runner.execute(run_id))[-1].status == "complete"
-        # As if measured on a quiet machine, whatever this shared machine was doing: a test sets its own flags.
-        with store.transaction():
-            store.db.execute("update results set under_load = 0, other_cpu_share = 0.0, sharing = 0")
-        store.close()
-    return home / "modelscout.db", run_id
-
-
 def install_run(demo_run_db, ctx) -> str:
     """The session's demo run in this test's data folder (copied before anything opens it); its id."""
     import shutil
@@ -161,3 +134,24 @@ def install_run(demo_run_db, ctx) -> str:
     database, run_id = demo_run_db
     shutil.copy(database, ctx.database_path())
     return run_id
+
+
+
+@pytest.fixture(scope="module")
+def module_pool():
+    """Models kept loaded from one test of a module to the next, closed after its last test."""
+    from desktop_app.providers.pool import ModelPool
+
+    pool = ModelPool()
+    yield pool
+    pool.close_all()
+
+
+@pytest.fixture
+def pooled(ctx, module_pool):
+    """The context runs on the module's pool, whose models stay loaded between tests as the app keeps them
+    loaded between runs: for tests whose subject is not loading (nor killing a worker). The context's own
+    pool is put back before it closes, which closes only that one."""
+    own, ctx.pool = ctx.pool, module_pool
+    yield module_pool
+    ctx.pool = own

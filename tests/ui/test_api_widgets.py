@@ -99,17 +99,19 @@ def test_the_cost_dialog_shows_the_worst_case_and_returns_the_cap(qtbot, ctx, sm
     assert dialog.cap() == 0.5
 
 
-def test_projection_panel_follows_the_volume(qtbot, ctx, small_suite, demo_model, llama_server,
+def test_projection_panel_follows_the_volume(qtbot, ctx, tmp_path, demo_model, llama_server,
                                              monkeypatch) -> None:
     from desktop_app.ui.widgets.projection_panel import ProjectionPanel
+    from tests.conftest import demo_suite_copy
 
     ref = f"openai-compatible:demo@{llama_server.base_url}"
     monkeypatch.setenv(keys.env_var(keys.name_for_url(llama_server.base_url)), llama_server.api_key)
     ctx.settings.price_overrides[ref] = {"input_usd_per_mtok": 1.0, "output_usd_per_mtok": 2.0}
     ctx.settings.hardware_usd = 900.0
     runner = Runner(ctx.store, ctx.settings, ctx.catalog, ctx.hardware)
-    run_id = runner.create_run(load_suite(small_suite), [runner.spec_for(demo_model), runner.spec_for(ref)],
-                               Sampling(max_tokens=16))
+    # A measured answer from each: the projection prices the volume, not the answers' words.
+    run_id = runner.create_run(load_suite(demo_suite_copy(tmp_path / "one.jsonl", 1)),
+                               [runner.spec_for(demo_model), runner.spec_for(ref)], Sampling(max_tokens=4))
     list(runner.execute(run_id))
 
     panel = ProjectionPanel(ctx)

@@ -50,7 +50,7 @@ def error_dialogs(page: ComparePage) -> list[QMessageBox]:
     return [box for box in page.findChildren(QMessageBox) if box.objectName() == "errorDialog" and box.isVisible()]
 
 
-def test_two_models_answer_side_by_side_and_the_run_is_stored(styled, qtbot, page, ctx, shots):
+def test_two_models_answer_side_by_side_and_the_run_is_stored(styled, qtbot, page, ctx, shots, pooled):
     changed: list[str] = []
     ctx.runs_changed.connect(changed.append)
     page.system_toggle.setChecked(True)
@@ -90,7 +90,7 @@ def test_two_models_answer_side_by_side_and_the_run_is_stored(styled, qtbot, pag
     assert page.grab().save(str(shots / "compare.png"))
 
 
-def test_escape_stops_every_model_at_once(qtbot, page, ctx):
+def test_escape_stops_every_model_at_once(qtbot, page, ctx, pooled):
     page.max_tokens.setValue(400)
     page.prompt_edit.setPlainText(LONG_PROMPT)  # no model can finish before Esc
     activate(qtbot, page)
@@ -110,7 +110,7 @@ def test_escape_stops_every_model_at_once(qtbot, page, ctx):
     assert page.run_button.isEnabled()
 
 
-def test_an_answer_can_be_marked_good_or_bad(qtbot, page, ctx, demo_model):
+def test_an_answer_can_be_marked_good_or_bad(qtbot, page, ctx, demo_model, pooled):
     page.picker.set_selected([demo_model])
     page.max_tokens.setValue(8)
     run_id, _ = run_to_end(qtbot, page)
@@ -120,12 +120,18 @@ def test_an_answer_can_be_marked_good_or_bad(qtbot, page, ctx, demo_model):
     def label() -> int | None:
         return next(r["human_label"] for r in ctx.store.results(run_id) if r["id"] == result_id)
 
+    def stored() -> None:  # verdicts are stored off the UI thread
+        qtbot.waitUntil(lambda: not page.verdicts_pending(), timeout=10_000)
+
     assert label() is None
     column.good.click()
+    stored()
     assert label() == 1 and column.good.isChecked()
     column.bad.click()
+    stored()
     assert label() == -1 and column.bad.isChecked() and not column.good.isChecked()
     column.bad.click()
+    stored()
     assert label() is None and not column.bad.isChecked()
 
 
@@ -155,7 +161,7 @@ def test_a_crashed_model_shows_an_error_while_the_other_answers(qtbot, page, ctx
     assert not answered[0].error.isVisible()
 
 
-def test_ctrl_enter_runs_the_prompt(qtbot, page, demo_model):
+def test_ctrl_enter_runs_the_prompt(qtbot, page, demo_model, pooled):
     page.picker.set_selected([demo_model])
     page.max_tokens.setValue(4)
     activate(qtbot, page)
@@ -227,7 +233,7 @@ def test_prompt_and_models_are_remembered(qtbot, ctx, page, demo_variant, tmp_pa
     again.shutdown()
 
 
-def test_asking_again_reuses_the_stored_answer(qtbot, page, ctx, demo_model):
+def test_asking_again_reuses_the_stored_answer(qtbot, page, ctx, demo_model, pooled):
     page.picker.set_selected([demo_model])
     page.max_tokens.setValue(4)
     first_run, _ = run_to_end(qtbot, page)

@@ -52,7 +52,8 @@ def open_results(qtbot, open_page, ctx, run_id: str) -> ResultsPage:
 
 def score(qtbot, page: ResultsPage, judge_ref: str, *, pairwise: bool = False, rubric: str = ""):
     """Open Score…, choose the judge, press Score; wait for the scoring and for the run to load again."""
-    page.score_button.click()
+    with qtbot.waitSignal(page.score_dialog_opened, timeout=10_000):  # how the run is scored is read off the UI thread
+        page.score_button.click()
     dialog = page.score_dialog
     assert dialog is not None and dialog.isVisible()
     assert dialog.select_judge(judge_ref)
@@ -138,7 +139,8 @@ def test_stop_ends_judging_and_keeps_the_verdicts_made(qtbot, open_page, ctx, se
 
     judge_ref = know_judge(ctx, judges(slow))
     page = open_results(qtbot, open_page, ctx, run_id)
-    page.score_button.click()
+    with qtbot.waitSignal(page.score_dialog_opened, timeout=10_000):
+        page.score_button.click()
     dialog = page.score_dialog
     dialog.select_judge(judge_ref)
     with qtbot.waitSignal(dialog.finished_scoring, timeout=30_000) as done:

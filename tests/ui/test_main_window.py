@@ -14,13 +14,11 @@ from PySide6.QtCore import QPoint
 from PySide6.QtWidgets import (QAbstractButton, QAbstractScrollArea, QApplication, QComboBox, QLineEdit,
                                QMessageBox)
 
-from desktop_app.providers.base import Sampling
-from desktop_app.runner.runner import Runner
 from desktop_app.settings import Settings
-from desktop_app.storage.store import Store
 from desktop_app.suites import load_suite
 from desktop_app.ui.context import AppContext
 from desktop_app.ui.main_window import MainWindow
+from tests.ui.conftest import install_run
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENS = ["Models", "Compare", "Suites", "Results", "Vote", "Tradeoff", "Settings"]
@@ -49,17 +47,9 @@ def test_the_window_lists_all_seven_screens_and_shows_each(qtbot, window):
     assert str(window.ctx.database_path()) in window.statusBar().currentMessage()
 
 
-def test_every_screen_fits_a_900_by_600_window(qtbot, ctx, small_suite, demo_model, demo_variant):
+def test_every_screen_fits_a_900_by_600_window(qtbot, ctx, demo_run_db):
     """Toolbars wrap and tables scroll instead of widening the window; nothing is cut off at 900 x 600."""
-    store = Store(ctx.database_path())
-    try:  # a real run, so Results and Tradeoff show their grids, cards and plot
-        runner = Runner(store, ctx.settings, ctx.catalog, ctx.hardware)
-        run_id = runner.create_run(load_suite(small_suite), [runner.spec_for(demo_model),
-                                                              runner.spec_for(demo_variant)], Sampling(max_tokens=8))
-        for _ in runner.execute(run_id):
-            pass
-    finally:
-        store.close()
+    install_run(demo_run_db, ctx)  # a real run of both demo models, so Results and Tradeoff show grids and plot
     window = MainWindow(ctx)
     qtbot.addWidget(window)
     window.resize(900, 600)

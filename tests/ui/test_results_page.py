@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QPlainTextEdit
 
 from desktop_app.analysis.summary import summarize
 from desktop_app.providers.base import Sampling
-from desktop_app.runner.events import CaseFinished
+from desktop_app.runner.events import CaseFinished, RunFinished
 from desktop_app.runner.runner import Runner
 from desktop_app.scoring.checks import grade
 from desktop_app.settings import Settings
@@ -154,7 +154,7 @@ def test_empty_state_then_a_real_run_appears(qtbot, ctx, small_suite: Path, demo
     def announce(item) -> None:
         if isinstance(item, str):
             announced.append(item)
-        if isinstance(item, (str, CaseFinished)):
+        if isinstance(item, (str, CaseFinished, RunFinished)):  # each answer, and the final word at the end
             ctx.runs_changed.emit(announced[0])
 
     worker = GeneratorWorker(run_events)
@@ -188,7 +188,8 @@ def test_the_grid_shows_every_stored_grade(qtbot, ctx, seeded: str) -> None:
     wait_loaded(qtbot, page, seeded)
     rows = ctx.store.results(seeded)
     models = [m["model_key"] for m in ctx.store.run_models(seeded)]
-    cases = list(dict.fromkeys(row["case_id"] for row in rows))
+    cases = [str(case["id"]) for case in ctx.store.suite_cases(seeded)]  # in the suite's order
+    assert sorted(cases) == sorted(dict.fromkeys(row["case_id"] for row in rows))
 
     assert [page.proxy.headerData(c, Qt.Orientation.Horizontal) for c in range(3)] == ["Case", *models]
     assert visible_case_ids(page) == cases

@@ -24,7 +24,8 @@ def crashed_run(ctx, suite: Path, model: Path) -> str:
     store = Store(ctx.database_path())
     try:
         runner = Runner(store, ctx.settings, ctx.catalog, ctx.hardware)
-        run_id = runner.create_run(load_suite(suite), [runner.spec_for(model)], Sampling(max_tokens=24))
+        # One case at a time, so the stop comes after exactly one answer.
+        run_id = runner.create_run(load_suite(suite), [runner.spec_for(model)], Sampling(max_tokens=24), parallel=1)
         cancel = threading.Event()
         for event in runner.execute(run_id, cancel):  # stopped mid-way, as the core's resume tests do
             if isinstance(event, CaseFinished) and event.done == 1:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import re
 import sqlite3
+import sys
 import threading
 import time
 import tomllib
@@ -24,7 +25,14 @@ from desktop_app.ui.pages.suites import SuitesPage
 from desktop_app.ui.pages.tradeoff import TradeoffPage
 from desktop_app.ui.pages.vote import VotePage
 from desktop_app.ui.widgets.run_picker import MORE, PAGE
-from desktop_app.ui.workers import ANNOUNCE_MS, InOrder, LatestOnly
+from desktop_app.ui.workers import (
+    ANNOUNCE_MS,
+    UI_SWITCH_INTERVAL_S,
+    GeneratorWorker,
+    InOrder,
+    LatestOnly,
+    run_in_background,
+)
 from tests.ui.conftest import install_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,11 +98,24 @@ def test_results_tradeoff_and_vote_never_touch_the_store_on_the_ui_thread(qtbot,
         results.detail.label_requested.emit(row, -1)  # as the detail's Bad button does
     with qtbot.waitSignal(results.run_picker.listed, timeout=10_000):
         results.run_picker.search.setText(run_id[:4])
+    with qtbot.waitSignal(results.score_dialog_opened, timeout=30_000):
+        results.score_button.click()  # Score… first reads how the run is scored: the whole suite, parsed
+    assert results.score_dialog.run_id == run_id
+    results.score_dialog.close()
 
     vote = open_page(VotePage, ctx)
     with qtbot.waitSignal(vote.session_loaded, timeout=30_000):
         vote.on_shown()
+    pair = vote.current_pair()
+    assert vote.vote("left") and vote.current_pair() != pair, "the next pair at once, stored meanwhile"
+    qtbot.waitUntil(lambda: not vote.writes_pending(), timeout=10_000)
     recording.clear()
+    assert [(v["case_id"], v["outcome"]) for v in ctx.store.votes(run_id)] == [(pair.case_id, "left")]
+    recording.set()
+    assert vote.undo() and vote.current_pair() == pair
+    qtbot.waitUntil(lambda: not vote.writes_pending(), timeout=10_000)
+    recording.clear()
+    assert ctx.store.votes(run_id) == [], "taken back"
     assert seen == [], f"SQL on the UI thread: {seen[:5]}"
 
 
@@ -153,7 +174,10 @@ def test_a_live_suite_run_tells_the_screens_as_its_answers_land(qtbot, ctx, open
     assert told[-1][1] == run_id and not told[-1][2] and told[-1][3] == 3, "and a final word at the end"
 
 
-def test_a_live_comparison_tells_the_screens_as_its_answers_land(qtbot, ctx, open_page, demo_model) -> None:
+def test_a_live_comparison_tells_the_screens_as_its_answers_land(qtbot, ctx, open_page, demo_model,
+                                                                 ui_thread_sql) -> None:
+    """... and a verdict on its answer (Good, Bad) is stored off the UI thread, then the screens hear of it."""
+    seen, recording = ui_thread_sql
     ctx.settings.max_tokens = 8
     page = open_page(ComparePage, ctx)
     qtbot.waitUntil(lambda: bool(page.picker.entries), timeout=30_000)
@@ -166,6 +190,14 @@ def test_a_live_comparison_tells_the_screens_as_its_answers_land(qtbot, ctx, ope
     assert finished.args[1] == "complete"
     assert told[0] is True, "told when the answer landed, before the run was over"
     assert told[-1] is False
+
+    column, heard = page.columns[0], len(told)
+    recording.set()
+    column.good.click()
+    qtbot.waitUntil(lambda: not page.verdicts_pending() and len(told) > heard, timeout=10_000)
+    recording.clear()
+    assert seen == [], f"SQL on the UI thread: {seen[:5]}"
+    assert ctx.store.db["results"].get(column.row["id"])["human_label"] == 1
 
 
 def many_runs(store: Store, count: int) -> list[str]:
@@ -260,6 +292,47 @@ def test_background_jobs_drop_what_is_stale_and_keep_writes_in_order(qtbot) -> N
         order.submit(lambda n=n: time.sleep(0.02 * (5 - n)) or written.append(n))
     qtbot.waitUntil(lambda: len(written) == 5 and not order.busy(), timeout=5_000)
     assert written == [0, 1, 2, 3, 4]
+
+    # Closing the window waits for every write given, not only the one under way: none is dropped, though the
+    # event loop that would start the next one no longer turns.
+    closing = InOrder()
+    stored: list[int] = []
+    for n in range(4):
+        closing.submit(lambda n=n: time.sleep(0.02) or stored.append(n))
+    assert closing.wait(5) and stored == [0, 1, 2, 3]
+    qtbot.waitUntil(lambda: not closing.busy(), timeout=5_000)  # its workers' last words, before it goes
+
+
+def test_a_job_goes_to_a_thread_that_waits_and_the_ui_thread_gets_the_lock_back_soon(qtbot) -> None:
+    """Starting a thread waits until it runs: with a busy worker holding Python's lock that cost the window 15-30 ms
+    a job. Jobs go to threads already waiting, and one is kept spare, so a job never waits behind a long one.
+    While workers run, the UI thread gets the lock back within a millisecond of asking, not Python's 5 ms (each
+    Qt call lets it go; a busy worker kept it a whole interval each time)."""
+    ran_on: list[threading.Thread] = []
+    done: list[int] = []
+
+    def job() -> int:
+        ran_on.append(threading.current_thread())
+        return len(ran_on)
+
+    run_in_background(job, done.append)
+    qtbot.waitUntil(lambda: len(done) == 1, timeout=5_000)
+    assert sys.getswitchinterval() <= UI_SWITCH_INTERVAL_S <= 0.001
+    for n in range(2, 5):
+        waiting = set(threading.enumerate())
+        run_in_background(job, done.append)
+        qtbot.waitUntil(lambda n=n: len(done) == n, timeout=5_000)
+        assert ran_on[-1] in waiting, "taken by a thread that was there before the job"
+
+    # A long job keeps its thread; the next one gets another at once.
+    release = threading.Event()
+    long_job = GeneratorWorker(lambda: iter([release.wait(10)])).start()
+    quick: list[int] = []
+    run_in_background(lambda: 1, quick.append)
+    qtbot.waitUntil(lambda: quick == [1], timeout=5_000)
+    assert long_job.is_running() and not long_job.wait(0)
+    release.set()
+    assert long_job.wait(5) and not long_job.is_running()
 
 
 def test_superqt_is_declared_only_if_the_app_uses_it() -> None:

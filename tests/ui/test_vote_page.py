@@ -44,7 +44,9 @@ def stored_answers(ctx, run_id: str) -> dict[tuple[str, str], str]:
     return {(r["case_id"], r["model_key"]): r["text"] for r in ctx.store.results(run_id)}
 
 
-def vote_rows(ctx, run_id: str) -> list[dict]:
+def vote_rows(ctx, run_id: str, qtbot, page: VotePage) -> list[dict]:
+    """The votes stored, once the page has stored what it was given (it does so off the UI thread)."""
+    qtbot.waitUntil(lambda: not page.writes_pending(), timeout=10_000)
     return ctx.store.votes(run_id)
 
 
@@ -83,7 +85,7 @@ def test_votes_store_the_hidden_models_by_key_then_skip_what_is_voted(qtbot, ope
         assert "SmolLM2" not in shown
         qtbot.keyClick(QApplication.focusWidget(), key)
         voted.append((pair, outcome))
-    rows = vote_rows(ctx, run_id)
+    rows = vote_rows(ctx, run_id, qtbot, page)
     assert [(r["case_id"], r["left_model"], r["right_model"], r["outcome"]) for r in rows] == [
         (p.case_id, p.left, p.right, outcome) for p, outcome in voted]
     assert page.current_pair() is None and page.done_label.isVisible()
@@ -92,7 +94,7 @@ def test_votes_store_the_hidden_models_by_key_then_skip_what_is_voted(qtbot, ope
 
     # Opened again, the voted pairs are not asked again; Ctrl+Z takes the last vote back, and only its pair returns.
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
-    assert len(vote_rows(ctx, run_id)) == 2
+    assert len(vote_rows(ctx, run_id, qtbot, page)) == 2
     again = open_vote(qtbot, open_page, ctx)
     assert again.progress_label.text() == "2 of 3 pairs voted"
     assert [p.key for p in again.queue] == [voted[2][0].key]
@@ -108,14 +110,14 @@ def test_undo_takes_back_votes_newest_first_and_skip_moves_a_pair_to_the_end(qtb
     assert page.queue == [second, third, first]
     page.vote_buttons["both_bad"].click()  # second
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_X)  # third, "both bad" by its key
-    assert [r["outcome"] for r in vote_rows(ctx, run_id)] == ["both_bad", "both_bad"]
+    assert [r["outcome"] for r in vote_rows(ctx, run_id, qtbot, page)] == ["both_bad", "both_bad"]
     assert page.current_pair() == first and page.progress_label.text() == "2 of 3 pairs voted"
 
     assert page.undo_button.isEnabled()
     page.undo_button.click()
-    assert page.current_pair() == third and [r["case_id"] for r in vote_rows(ctx, run_id)] == [second.case_id]
+    assert page.current_pair() == third and [r["case_id"] for r in vote_rows(ctx, run_id, qtbot, page)] == [second.case_id]
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Backspace)
-    assert page.current_pair() == second and vote_rows(ctx, run_id) == []
+    assert page.current_pair() == second and vote_rows(ctx, run_id, qtbot, page) == []
     assert not page.undo_button.isEnabled() and not page.undo()
     assert page.progress_label.text() == "0 of 3 pairs voted"
 

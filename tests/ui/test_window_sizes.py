@@ -26,8 +26,9 @@ RUN_TIMEOUT_MS = 180_000
 
 
 @pytest.fixture
-def window(qtbot, ctx, demo_run_db, demo_model, demo_variant, demo_q8):
-    """The main window on a graded suite run of two models, with a comparison of three models just made."""
+def window(qtbot, ctx, demo_run_db, demo_model, demo_variant, demo_q8, pooled):
+    """The main window on a graded suite run of two models, with a comparison of three models just made (the
+    three loaded once for the module: these tests are about what is drawn)."""
     run_id = install_run(demo_run_db, ctx)
     ctx.save_settings(dataclasses.replace(ctx.settings, api_models=[LONG_API], model_files=[str(demo_q8)]))
     win = MainWindow(ctx)
@@ -53,6 +54,8 @@ def settle(qtbot, window, name: str) -> None:
     page = window.pages[name]
     if name == "Results":
         qtbot.waitUntil(lambda: page.run_data is not None and page.grid.rowCount() > 0, timeout=15_000)
+    elif name == "Suites":
+        qtbot.waitUntil(lambda: page.suite is not None and page.picker.list.count() > 0, timeout=15_000)
     elif name == "Tradeoff":
         qtbot.waitUntil(lambda: len(page.plot.points) == 2, timeout=15_000)
     elif name == "Settings":

@@ -27,7 +27,7 @@ from desktop_app.ui.placeholders import braces, fill, placeholders
 from desktop_app.ui.widgets.answer_column import ANSWER_STYLE, ERROR_COLOUR, AnswerColumn
 from desktop_app.ui.widgets.flow_layout import FlowLayout, labelled, together
 from desktop_app.ui.widgets.model_picker import ModelPicker
-from desktop_app.ui.workers import ANNOUNCE_MS, GeneratorWorker, Throttle, run_in_background
+from desktop_app.ui.workers import ANNOUNCE_MS, GeneratorWorker, InOrder, Throttle, run_in_background, with_store
 
 FLUSH_MS = 30  # streamed text is painted at most this often, never once per token
 WARM_UP_DELAY_MS = 700
@@ -76,6 +76,7 @@ class ComparePage(QWidget):
         self._cancel: threading.Event | None = None
         # Results and Tradeoff follow a run as its answers land: told a few times a second, not per answer.
         self._announce_answers = Throttle(ANNOUNCE_MS, ctx.runs_changed.emit, self)
+        self._verdicts = InOrder(self)  # good / bad on an answer, stored off the UI thread in the order given
         self._stopped = False
         self._failed = False
         self._closed = False
@@ -563,13 +564,21 @@ class ComparePage(QWidget):
         self.answers.setCurrentIndex(0)
 
     def _store_label(self, result_id: int, label: int | None) -> None:
-        try:
-            self.ctx.store.set_human_label(result_id, label)
-        except Exception as exc:  # noqa: BLE001 - a database error, shown in plain words
-            show_exception(self, "Cannot save the verdict", exc)
-            return
-        if self.run_id:
-            self.ctx.runs_changed.emit(self.run_id)
+        """Store a verdict off the UI thread (verdicts land in the order given); the screens showing the run hear
+        of it once it is stored. One that cannot be stored is said in plain words."""
+        run_id = self.run_id
+
+        def saved(_: Any) -> None:
+            if run_id:
+                self.ctx.runs_changed.emit(run_id)
+
+        self._verdicts.submit(with_store(self.ctx.database_path(),
+                                         lambda store: store.set_human_label(result_id, label)),
+                              saved, lambda exc: show_exception(self, "Cannot save the verdict", exc))
+
+    def verdicts_pending(self) -> bool:
+        """Verdicts given that are not stored yet."""
+        return self._verdicts.busy()
 
     def open_in_results(self) -> None:
         if self.run_id:
@@ -626,6 +635,7 @@ class ComparePage(QWidget):
     def shutdown(self) -> None:
         """Stop a run in progress and wait for its worker (it ends within a token)."""
         self._closed = True  # late events from the worker must not touch a closing app
+        self._verdicts.wait(10)  # a verdict being stored is not cut off
         self._announce_answers.cancel()
         self._flush_timer.stop()
         worker = self._worker

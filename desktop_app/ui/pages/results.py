@@ -47,6 +47,7 @@ QLabel#verdict { font-weight: 600; }
 class ResultsPage(QWidget):
     loaded = Signal(str)  # a run's data is on screen (its id)
     summary_changed = Signal(str)  # the cards show a run's figures anew after a verdict (its id)
+    score_dialog_opened = Signal(object)  # Score… has read how the run is scored and shows its dialog
 
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
@@ -59,6 +60,7 @@ class ResultsPage(QWidget):
         self._loads = LatestOnly(self)
         self._verdicts = InOrder(self)
         self._summaries = LatestOnly(self)
+        self._scorings = LatestOnly(self)  # how the shown run is scored, read when Score… is pressed
         self._announcing = False  # this screen is telling the others of its own change: no reload here
         self._pending_focus: str | None = None
         self._changed_runs: set[str] = set()
@@ -571,7 +573,11 @@ class ResultsPage(QWidget):
         return dialog
 
     def open_score_dialog(self) -> ScoreDialog | None:
-        """Score the shown run again (a judge, a reference, a rubric, pairwise); the run reloads when done."""
+        """Score the shown run again (a judge, a reference, a rubric, pairwise); the run reloads when done.
+
+        How the run is scored so far is read off the UI thread (it parses the whole suite): the dialog opens when
+        it arrives (`score_dialog_opened`), and this returns None; a dialog already open for the run is raised
+        and returned."""
         if self.run_data is None:
             return None
         if self.score_dialog is not None:
@@ -586,19 +592,26 @@ class ResultsPage(QWidget):
             self.score_dialog.close()
         from desktop_app.runner.scoring import scoring_of
 
-        run_id = self.run_data.run_id
-        try:
-            current = scoring_of(self.ctx.store, run_id)
-        except Exception as exc:  # noqa: BLE001 - a damaged run record: said in plain words
-            show_exception(self, "Cannot score this run", exc)
-            return None
-        dialog = ScoreDialog(self.ctx, run_id, list(self.run_data.model_keys), current, self)
+        run_id, models = self.run_data.run_id, list(self.run_data.model_keys)
+        self._scorings.request(with_store(self.ctx.database_path(), lambda store: scoring_of(store, run_id)),
+                               lambda current: self._show_score_dialog(run_id, models, current),
+                               lambda exc: show_exception(self, "Cannot score this run", exc))
+        return None
+
+    def _show_score_dialog(self, run_id: str, models: list[str], current: Any) -> None:
+        if self.run_data is None or self.run_data.run_id != run_id:  # the person has moved on to another run
+            return
+        if self.score_dialog is not None:  # opened meanwhile (a second click), or one for another run
+            if self.score_dialog.run_id == run_id or self.score_dialog.is_running():
+                return
+            self.score_dialog.close()
+        dialog = ScoreDialog(self.ctx, run_id, models, current, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.scored.connect(self.ctx.runs_changed)  # every screen showing the run reads its new grades
         dialog.destroyed.connect(lambda *_: self._score_dialog_gone(dialog))
         self.score_dialog = dialog
         dialog.show()
-        return dialog
+        self.score_dialog_opened.emit(dialog)
 
     def _score_dialog_gone(self, dialog: ScoreDialog) -> None:
         if self.score_dialog is dialog:  # not a newer one, opened for another run meanwhile
@@ -633,9 +646,10 @@ class ResultsPage(QWidget):
     def _verdict_saved(self, run_id: str, settings: Any) -> None:
         """A verdict is stored: the run's summary again (a person's verdict outranks the checks), then the news
         for Tradeoff and Vote."""
-        from desktop_app.analysis.summary import summarize
+        from desktop_app.analysis.summary import latest_summary
 
-        self._summaries.request(with_store(self.ctx.database_path(), lambda store: summarize(store, run_id, settings)),
+        self._summaries.request(with_store(self.ctx.database_path(),
+                                           lambda store: latest_summary(store, run_id, settings)),
                                 lambda summary: self._summary_changed(run_id, summary),
                                 lambda exc: show_exception(self, "Cannot read the run's new figures", exc))
 
@@ -724,7 +738,7 @@ class ResultsPage(QWidget):
         self._refresh_timer.stop()
         self.run_picker.shutdown()
         self._verdicts.wait(10)  # a verdict being written is not cut off
-        for jobs in (self._loads, self._summaries):
+        for jobs in (self._loads, self._summaries, self._scorings):
             jobs.cancel()  # what lands now is ignored
             jobs.wait(10)
         if self.diff_dialog is not None:

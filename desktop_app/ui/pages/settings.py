@@ -58,6 +58,7 @@ LABELS = {
     "electricity_usd_per_kwh": "Electricity price",
     "device_watts": "Device wattage",
     "threads": "Threads",
+    "parallel": "Cases at once",
     "gpu_layers": "GPU layers",
     "context_size": "Context size",
     "max_tokens": "Max tokens",
@@ -402,6 +403,14 @@ class SettingsPage(QWidget):
         self.threads_note.setObjectName("threadsNote")
         self._add(form, "threads", self.threads, lambda: self.threads.value() or None,
                   lambda value: self.threads.setValue(value or 0), self.threads_note)
+
+        self.parallel = self._spin("parallel", 0, 256)
+        self.parallel.setSpecialValueText("Automatic")
+        self.parallel.setToolTip("Cases of a suite a local model decodes together: several at once finish a "
+                                 "suite sooner for about the cost of one. Automatic: as many as memory allows "
+                                 "(at most 16); 1: one at a time")
+        self._add(form, "parallel", self.parallel, lambda: self.parallel.value() or None,
+                  lambda value: self.parallel.setValue(value or 0))
 
         self.gpu_mode = QComboBox()
         self.gpu_mode.setObjectName("gpuMode")

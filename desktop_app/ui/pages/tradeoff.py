@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFi
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from desktop_app.analysis.recommend import DEFAULT_TOLERANCE, ModelVerdict, Recommendation, recommend
-from desktop_app.analysis.summary import ModelSummary, RunSummary, summarize
+from desktop_app.analysis.summary import ModelSummary, RunSummary, latest_summary
 from desktop_app.analysis.tradeoff import AXES, Axis, pareto_frontier
 from desktop_app.settings import Settings
 from desktop_app.storage.store import Store
@@ -78,7 +78,7 @@ def _summarize_with_own_store(database: Path, run_id: str, settings: Settings | 
     """A run's figures, every answer priced under `settings` (the app's current ones), as the projection is."""
     store = Store(database)
     try:
-        return summarize(store, run_id, settings)
+        return latest_summary(store, run_id, settings)  # Results has most often just summed the same run up
     finally:
         store.close()
 
@@ -103,6 +103,7 @@ class TradeoffPage(QWidget):
         self.summary: RunSummary | None = None
         self.recommendation: Recommendation | None = None
         self._shown: tuple[str, int] | None = None  # (run id, answers) of the loaded summary
+        self._stale: set[str] = set()  # runs changed since their summary was asked for ("": every run)
         # Off the UI thread, newest request first: a summary of the run (seconds on a large run), then
         # the verdicts at the tolerance and volume (bootstraps).
         self._summaries = LatestOnly(self)
@@ -281,6 +282,7 @@ class TradeoffPage(QWidget):
         self._refresh_timer = QTimer(self, singleShot=True, interval=400, timeout=self.refresh)
         # A new tolerance or volume: the verdicts again, once the person stops turning the spin box.
         self._recommend_timer = QTimer(self, singleShot=True, interval=250, timeout=self._render)
+        self._details_timer = QTimer(self, singleShot=True, interval=0, timeout=self._show_details)
         for spin in (self.projection.requests, self.projection.input_tokens, self.projection.output_tokens):
             spin.valueChanged.connect(lambda _: self._recommend_timer.start())
         ctx.runs_changed.connect(self._on_runs_changed)
@@ -307,13 +309,14 @@ class TradeoffPage(QWidget):
         self.refresh()
 
     def _on_runs_changed(self, run_id: str) -> None:
-        if self._shown is not None and run_id == self._shown[0]:
-            self._shown = None  # new answers, or verdicts on them (as many answers as before): read it again
+        # New answers, or verdicts on them (as many answers as before): read it again, even when a read of it was
+        # under way already (it may have missed them: verdicts are stored off the UI thread).
+        self._stale.add(run_id)
         if self.isVisible():  # a hidden screen catches up in on_shown()
             self._refresh_timer.start()
 
     def _on_settings_changed(self) -> None:
-        self._shown = None  # the same answers, priced anew
+        self._stale.add("")  # every run: the same answers, priced anew
         if self.isVisible():  # a hidden screen reloads in on_shown()
             self._refresh_timer.start()
 
@@ -330,6 +333,7 @@ class TradeoffPage(QWidget):
             self._summaries.cancel()
             self._recommendations.cancel()
             self.summary, self.recommendation, self._shown = None, None, None
+            self._details_timer.stop()
             self.plot.clear_models()
             self.verdict_table.setRowCount(0)
             self.projection.show_run(None)
@@ -339,7 +343,8 @@ class TradeoffPage(QWidget):
         self.stack.setCurrentIndex(0)
         run = self.run_picker.current_run()
         answers = run["results"] if run else -1
-        if self._shown != (chosen, answers):
+        if self._shown != (chosen, answers) or chosen in self._stale or "" in self._stale:
+            self._stale.clear()  # what changed so far is in the read asked for now
             self._load(chosen, answers)
 
     def _load(self, run_id: str, answers: int) -> None:
@@ -393,6 +398,16 @@ class TradeoffPage(QWidget):
                                         else "undecided")
         self.headline_label.setStyleSheet(RECOMMENDATION_STYLE)  # re-polish for the new tone
         self.plot.show_models(on_axis, axis, pareto_frontier(models, axis), highlight)
+        # The words and the table under the plot in a turn of their own (a timer's, after the plot is painted and
+        # the other timers had theirs): each part stays short, and the window answers in between.
+        self._details_timer.start()
+
+    def _show_details(self) -> None:
+        summary, pick = self.summary, self.recommendation
+        if summary is None or pick is None:
+            return
+        axis, models = self.axis(), summary.models
+        rated = [m for m in models if m.quality is not None]
         self.notes_label.setText(self._notes_text(models))
         self.notes_label.setVisible(bool(self.notes_label.text()))
         self.not_plotted_label.setText(self._not_plotted_text(models, rated, axis))
@@ -595,6 +610,7 @@ class TradeoffPage(QWidget):
     def shutdown(self) -> None:
         self._refresh_timer.stop()
         self._recommend_timer.stop()
+        self._details_timer.stop()
         self.run_picker.shutdown()
         self.projection.shutdown()
         for jobs in (self._summaries, self._recommendations):  # whatever is still loading is no longer wanted

@@ -8,7 +8,7 @@ agreement with the votes are computed off the UI thread after each vote.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QResizeEvent, QShortcut
@@ -43,7 +43,15 @@ from desktop_app.ui.voting import (
 from desktop_app.ui.widgets.flow_layout import FlowLayout, labelled, together
 from desktop_app.ui.widgets.run_picker import RunPicker
 from desktop_app.ui.widgets.text import plain_label, read_only_text
-from desktop_app.ui.workers import GeneratorWorker, run_in_background
+from desktop_app.ui.workers import (
+    GeneratorWorker,
+    InOrder,
+    run_in_background,
+    with_store,
+)
+
+if TYPE_CHECKING:
+    from desktop_app.storage.store import Store
 
 # outcome -> (button text, object name, shortcuts: the first is shown on the button, the rest are aliases)
 CHOICES = {
@@ -80,6 +88,15 @@ def _key_name(key: str) -> str:
     return QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText)
 
 
+class StoredVote:
+    """A vote as the store knows it, filled in by the worker that stores it: its id, None until then (or when it
+    could not be stored). One per vote given: two votes are never equal."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.vote_id: int | None = None
+
+
 class VotePage(QWidget):
     session_loaded = Signal(str)  # a run's pairs are on screen (its id)
     ratings_shown = Signal()  # the ratings and agreement below were recomputed
@@ -90,11 +107,12 @@ class VotePage(QWidget):
         self.ctx = ctx
         self.session: VoteSession | None = None
         self.queue: list[VotePair] = []  # the pairs still to vote on, the shown one first
-        self.undo_stack: list[tuple[int, VotePair]] = []  # (vote id, pair) of this visit's votes, newest last
+        self.undo_stack: list[tuple[StoredVote, VotePair]] = []  # this visit's votes, newest last
         self.ratings: Ratings | None = None
         self._session_ticket = 0
         self._ratings_ticket = 0
         self._workers: set[GeneratorWorker] = set()
+        self._writes = InOrder(self)  # votes and their undoing, stored off the UI thread in the order given
         self.setStyleSheet(STYLE)
 
         title = QLabel("Vote")
@@ -369,22 +387,40 @@ class VotePage(QWidget):
         return self.queue[0] if self.queue else None
 
     def vote(self, outcome: str) -> bool:
-        """Store the shown pair's vote with its real models and sides, then show the next pair."""
+        """Show the next pair at once and store the shown pair's vote, with its real models and sides, off the
+        UI thread; the ratings follow once it is stored. A vote that cannot be stored brings its pair back."""
         pair = self.current_pair()
         if pair is None or self.session is None or outcome not in OUTCOMES:
             return False
-        try:
-            vote_id = self.ctx.store.add_vote(self.session.run_id, pair.case_id, pair.left, pair.right, outcome)
-        except Exception as exc:  # noqa: BLE001 - a locked or moved database: say so, keep the pair
-            show_exception(self, "Cannot save your vote", exc)
-            return False
+        run_id, stored = self.session.run_id, StoredVote(self.session.run_id)
+
+        def write(store: Store) -> None:
+            stored.vote_id = store.add_vote(run_id, pair.case_id, pair.left, pair.right, outcome)
+
+        self._writes.submit(with_store(self.ctx.database_path(), write), lambda _: self._ratings_timer.start(),
+                            lambda exc: self._vote_not_stored(stored, pair, exc))
         self.session.voted.add(pair.key)
-        self.undo_stack.append((vote_id, pair))
+        self.undo_stack.append((stored, pair))
         self.queue.pop(0)
         self._show_pair()
-        self._ratings_timer.start()
         self.voted.emit(pair)
         return True
+
+    def _vote_not_stored(self, stored: StoredVote, pair: VotePair, exc: BaseException) -> None:
+        """A locked or moved database: say so, and ask for that pair again."""
+        if (stored, pair) in self.undo_stack:
+            self.undo_stack.remove((stored, pair))
+            if self.session is not None:
+                self.session.voted.discard(pair.key)
+            if pair in self.queue:
+                self.queue.remove(pair)
+            self.queue.insert(0, pair)
+            self._show_pair()
+        show_exception(self, "Cannot save your vote", exc)
+
+    def writes_pending(self) -> bool:
+        """Votes (or their undoing) not stored yet."""
+        return self._writes.busy()
 
     def skip(self) -> None:
         """Leave the shown pair for later: it comes back after the others."""
@@ -393,23 +429,34 @@ class VotePage(QWidget):
             self._show_pair()
 
     def undo(self) -> bool:
-        """Take back the last vote of this visit and show its pair again."""
+        """Take back the last vote of this visit and show its pair again; the vote is deleted off the UI thread,
+        after it was stored (the writes keep their order)."""
         if not self.undo_stack or self.session is None:
             return False
-        vote_id, pair = self.undo_stack[-1]
-        try:
-            self.ctx.store.delete_vote(vote_id)
-        except Exception as exc:  # noqa: BLE001
-            show_exception(self, "Cannot take the vote back", exc)
-            return False
-        self.undo_stack.pop()
+        stored, pair = self.undo_stack.pop()
+
+        def delete(store: Store) -> None:
+            if stored.vote_id is not None:  # None: it could not be stored, nothing to take back
+                store.delete_vote(stored.vote_id)
+
+        self._writes.submit(with_store(self.ctx.database_path(), delete), lambda _: self._ratings_timer.start(),
+                            lambda exc: self._undo_not_stored(stored, pair, exc))
         self.session.voted.discard(pair.key)
         if pair in self.queue:
             self.queue.remove(pair)
         self.queue.insert(0, pair)
         self._show_pair()
-        self._ratings_timer.start()
         return True
+
+    def _undo_not_stored(self, stored: StoredVote, pair: VotePair, exc: BaseException) -> None:
+        """The vote is still stored: it counts again, and says why it could not be taken back."""
+        if self.session is not None and self.session.run_id == stored.run_id:
+            self.session.voted.add(pair.key)
+            if pair in self.queue:
+                self.queue.remove(pair)
+            self.undo_stack.append((stored, pair))
+            self._show_pair()
+        show_exception(self, "Cannot take the vote back", exc)
 
     def _show_pair(self) -> None:
         session, pair = self.session, self.current_pair()
@@ -535,6 +582,7 @@ class VotePage(QWidget):
         self.run_picker.shutdown()
         self._session_ticket += 1
         self._ratings_ticket += 1
+        self._writes.wait(10)  # a vote being stored is not cut off
         for worker in list(self._workers):
             worker.wait(10)
 

@@ -38,6 +38,8 @@ class ResultDetail(QWidget):
     METRICS = ("Tokens", "First token", "Speed", "Prompt speed", "Wall time", "Peak memory", "Energy", "Cost",
                "Finish", "Reused", "Prompt format", "Threads", "Error")  # Error last: a row of its own
     PEAK_SCOPES = {"answer": ("this answer", "The worker's largest resident memory while it wrote this answer."),
+                   "batch": ("its batch", "The worker's largest resident memory while it wrote this answer's batch "
+                                          "(the cases it decoded together), up to this answer's end."),
                    "process": ("worker lifetime",
                                "The worker's largest resident memory since it started (this system cannot "
                                "measure one answer alone), so it may come from an earlier, larger answer.")}

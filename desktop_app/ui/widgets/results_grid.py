@@ -12,7 +12,7 @@ from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QPersistentModelIn
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QWidget
 
-from desktop_app.analysis.summary import RunSummary, summarize
+from desktop_app.analysis.summary import RunSummary, latest_summary
 from desktop_app.settings import Settings
 from desktop_app.storage.store import Store
 from desktop_app.ui.formatting import format_ms, format_rate, format_usd, plain_tooltip
@@ -205,8 +205,10 @@ def load_run_data(database: Path, run_id: str, settings: Settings | None = None,
     UI thread."""
     store = Store(database)
     try:
-        summary = summarize(store, run_id, settings)
-        rows = store.results(summary.run["id"])
+        run_id = store.resolve_run_id(run_id)
+        version = store.answers_version(run_id)  # before the answers: see latest_summary
+        rows = store.results(run_id)
+        summary = latest_summary(store, run_id, settings, answers=rows, version=version)  # from the same answers
         requested = {m["model_key"]: json.loads(m["metadata_json"] or "{}").get("model")
                      for m in store.run_models(summary.run["id"]) if m["provider"] != "llama.cpp"}
         judgments: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -299,7 +301,7 @@ class ResultsGridModel(QAbstractTableModel):
     def set_run_data(self, data: RunData | None) -> None:
         old = self.run_data
         same_shape = (old is not None and data is not None and old.run_id == data.run_id
-                      and [c["id"] for c in old.cases] == [c["id"] for c in data.cases]
+                      and old.shape.cases == data.shape.cases  # hashed on the loading thread, not here
                       and old.model_keys == data.model_keys)
         if same_shape:  # new answers in a live run: keep the selection and the scroll position
             self.run_data = data

@@ -78,6 +78,8 @@ class SuiteRunPanel(QWidget):
         self._answers_total = 0  # the run's answers; the progress bar counts verdicts while a judge works
         self._judge_errors = 0
         self._judging = False  # a judge started and has not finished
+        self._live: list[tuple[str, str]] = []  # (model, case) being answered now, in the order they started
+        self._following: tuple[str, str] | None = None  # the one whose answer streams into the live view
 
         self.picker = ModelPicker(ctx)
         self.picker.setObjectName("suiteModelPicker")
@@ -196,6 +198,7 @@ class SuiteRunPanel(QWidget):
         if isinstance(event, (scoring.JudgingStarted, scoring.JudgmentMade, scoring.ScoringFinished)):
             self._scoring_event(event)
         elif isinstance(event, ev.RunStarted):
+            self._live, self._following = [], None
             self._run_started_at = time.perf_counter()
             self._answers_total = event.total
             self._done_before = event.done
@@ -212,10 +215,13 @@ class SuiteRunPanel(QWidget):
         elif isinstance(event, ev.ModelFailed):
             self.note("error", f"{event.model_key} could not be loaded: {event.error}")
         elif isinstance(event, ev.CaseStarted):
-            self.current_label.setText(f"Now: {event.case_id}  ·  {event.model_key}")
-            self.current_label.setToolTip(f"Case {event.case_id} on {event.model_key}")
-            self.live_answer.clear()
+            # A model decodes several cases at once: the panel follows one of them at a time.
+            self._live.append((event.model_key, event.case_id))
+            if self._following is None:
+                self._follow(self._live[0])
         elif isinstance(event, ev.TokenStreamed):
+            if (event.model_key, event.case_id) != self._following:
+                return
             cursor = self.live_answer.textCursor()
             cursor.movePosition(QTextCursor.MoveOperation.End)
             cursor.insertText(event.text)
@@ -272,7 +278,25 @@ class SuiteRunPanel(QWidget):
             self.note("note", f"Judged: {made}; the judge cost {format_usd(event.judge_cost_usd)}, apart from "
                               f"the answers")
 
+    def _follow(self, cell: tuple[str, str]) -> None:
+        """Stream `cell`'s answer (model, case) into the live view."""
+        self._following = cell
+        model_key, case_id = cell
+        others = len(self._live) - 1
+        together = f"  ·  {others} more at once" if others > 0 else ""
+        self.current_label.setText(f"Now: {case_id}  ·  {model_key}{together}")
+        self.current_label.setToolTip(f"Case {case_id} on {model_key}"
+                                      + (f"; {others} other cases are decoded with it" if others > 0 else ""))
+        self.live_answer.clear()
+
     def _case_done(self, event: ev.CaseFinished) -> None:
+        cell = (event.model_key, event.case_id)
+        if cell in self._live:
+            self._live.remove(cell)
+        if cell == self._following:
+            self._following = None
+            if self._live:
+                self._follow(self._live[0])
         self.progress.setValue(event.done)
         fresh = event.done - self._done_before
         elapsed = time.perf_counter() - self._run_started_at
