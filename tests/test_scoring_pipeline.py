@@ -40,7 +40,8 @@ def answered(tmp_path_factory, demo_model: Path, demo_variant: Path) -> tuple[Pa
     runner = Runner(store, Settings(threads=2, context_size=1024), ModelCatalog(folder / "models.json"))
     run_id = runner.create_run(load_suite(suite), [runner.spec_for(demo_model), runner.spec_for(demo_variant)],
                                Sampling(max_tokens=24))
-    assert list(runner.execute(run_id))[-1].status == "complete"
+    # Side by side, a thread each: these tests re-score the answers, not how they were measured.
+    assert list(runner.execute(run_id, concurrent=True))[-1].status == "complete"
     store.close()
     return folder / "runs.db", run_id, suite
 
