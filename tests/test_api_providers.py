@@ -281,7 +281,8 @@ def test_a_response_slower_than_the_timeout_fails_then_a_retry_can_succeed(llama
     started = time.perf_counter()
     _, result = collect(provider, Request.chat(PROMPT))
     assert result.finish_reason == "error" and "no response within 1 s" in result.error
-    assert time.perf_counter() - started < 2.5
+    # Given up before the 3 s the server takes (with room for a busy machine), not after it.
+    assert time.perf_counter() - started < 2.9
 
     patient = compatible(proxy.base_url, llama_server.api_key, timeout_s=1, max_retries=1)
     proxy.reset()
