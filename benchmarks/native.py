@@ -199,9 +199,10 @@ def print_figures(model: str, threads: int) -> None:
     print(f"{Path(model).name}, {threads} threads, load {os.getloadavg()[0]:.2f}")
     print(f"llama-bench tg{single['n_gen']} {single['tg']:.1f} ± {single['tg_std']:.1f} tok/s, "
           f"pp{single['n_prompt']} {single['pp']:.1f} ± {single['pp_std']:.1f} tok/s")
-    print("llama-batched-bench (48-token prompts, 64 tokens each):  sequences  S_TG tok/s  S tok/s  time s")
+    print("llama-batched-bench, 48-token prompts, 64 tokens each (S_TG: aggregate generation, S: end to end)")
+    print("  sequences  S_TG tok/s  S tok/s  time s")
     for row in batched_bench(model, threads):
-        print(f"{'':56}{row['pl']:>9} {row['speed_tg']:11.1f} {row['speed']:8.1f} {row['t']:7.2f}")
+        print(f"  {row['pl']:>9} {row['speed_tg']:11.1f} {row['speed']:8.1f} {row['t']:7.2f}")
     print(f"load after {os.getloadavg()[0]:.2f}")
 
 
