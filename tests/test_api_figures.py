@@ -18,7 +18,8 @@ from desktop_app.errors import UserError
 from desktop_app.models.catalog import ModelCatalog
 from desktop_app.providers.base import Sampling
 from desktop_app.runner import events as ev
-from desktop_app.runner.runner import Runner, _pinned
+from desktop_app.runner.api_execution import pinned
+from desktop_app.runner.runner import Runner
 from desktop_app.settings import Settings
 from desktop_app.storage.store import Store
 from desktop_app.suites import load_suite
@@ -192,5 +193,5 @@ def test_api_answers_to_a_moving_alias_are_reused_only_for_a_while(store: Store,
     list(runner.execute(third))
     assert store.results(third)[0]["reused_from"] is None and len(proxy.seen) == 2
 
-    assert _pinned("gpt-4o-mini-2024-07-18") and _pinned("claude-3-5-haiku-20241022")
-    assert not _pinned("gpt-4o-mini") and not _pinned("claude-sonnet-4-5")
+    assert pinned("gpt-4o-mini-2024-07-18") and pinned("claude-3-5-haiku-20241022")
+    assert not pinned("gpt-4o-mini") and not pinned("claude-sonnet-4-5")

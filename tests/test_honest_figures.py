@@ -24,7 +24,8 @@ from desktop_app.providers.base import Sampling, request_hash
 from desktop_app.providers.local import LocalProvider, llama_cpp_version, load_error_kind
 from desktop_app.runner import events as ev
 from desktop_app.runner.machine import MachineLedger
-from desktop_app.runner.runner import Runner, _request_for
+from desktop_app.runner.planning import request_for
+from desktop_app.runner.runner import Runner
 from desktop_app.settings import Settings
 from desktop_app.storage.store import Store
 from desktop_app.suites import load_suite
@@ -217,7 +218,7 @@ def test_a_resume_after_upgrading_llama_cpp_does_not_reuse_the_old_versions_answ
     with store.transaction():
         for row, case in zip(store.results(earlier), suite.cases):
             store.db["results"].update(row["id"], {"request_hash": request_hash(old_identity,
-                                                                                _request_for(case, SAMPLING))})
+                                                                                request_for(case, SAMPLING))})
     run_id = runner.create_run(suite, [spec], SAMPLING)
     with store.transaction():
         store.db.execute("update run_models set identity_json = ? where run_id = ?",

@@ -55,6 +55,10 @@ class Prepared:
     received: float  # when the batch arrived
 
     @property
+    def longest_stop(self) -> int:
+        return max((len(s) for s in self.stops), default=0)
+
+    @property
     def cells(self) -> int:
         """KV cells it may take at most: its prompt and every token it may write."""
         return len(self.tokens) + self.max_tokens
@@ -80,6 +84,7 @@ class Slot:
     last_at: float | None = None
     busy_seconds: float = 0.0  # its share of the engine's decoding time, by tokens
     batch_tokens_at_first: int = 0
+    longest_stop: int = 0  # the job's, read once: checked on every token
     decoder: Any = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace"))
     finish: str | None = None
     stopped_by_string: bool = False
@@ -197,7 +202,8 @@ class Engine:
                 cached = prefix if prefix and len(job.tokens) > prefix else 0
                 if cached:
                     llama.llama_memory_seq_cp(self.memory, self.prefix_seq, seq, -1, -1)
-                slot = Slot(seq, job, self.sampler(job.sampling), time.perf_counter(), cached, fed=cached)
+                slot = Slot(seq, job, self.sampler(job.sampling), time.perf_counter(), cached, fed=cached,
+                            longest_stop=job.longest_stop)
                 slot.busy_seconds = prefix_share
                 reserved += job.cells - cached
                 live.append(slot)
@@ -274,7 +280,7 @@ class Engine:
         slot.text += slot.decoder.decode(self.piece(token))
         stops = slot.job.stops
         if stops:
-            hit = _find_stop(slot.text, stops, max(0, slot.sent - max(len(s) for s in stops)))
+            hit = _find_stop(slot.text, stops, max(0, slot.sent - slot.longest_stop))
             if hit is not None:
                 slot.text = slot.text[:hit]
                 slot.finish, slot.stopped_by_string = "stop", True

@@ -23,7 +23,7 @@ from desktop_app.models.hardware import Hardware, probe
 from desktop_app.providers.api import ApiModelSpec
 from desktop_app.providers.base import Provider, Sampling
 from desktop_app.providers.pool import ModelPool
-from desktop_app.runner.api_execution import ApiExecution, pinned
+from desktop_app.runner.api_execution import ApiExecution
 from desktop_app.runner.events import (
     BudgetReached,
     CaseFinished,
@@ -41,7 +41,6 @@ from desktop_app.runner.planning import (
     Planner,
     price_needed,
     provider_for,
-    request_for,
 )
 from desktop_app.runner.recording import Recorder
 from desktop_app.runner.specs import ModelSpec
@@ -52,11 +51,6 @@ from desktop_app.suites import Suite
 from desktop_app.units import format_usd
 
 __all__ = ["CostEstimate", "PlannedModel", "Runner"]
-
-# Old names, kept for callers of the module before it was split.
-_request_for = request_for
-_pinned = pinned
-
 
 def _is_api(model: dict[str, Any]) -> bool:
     return model["provider"] != "llama.cpp"
