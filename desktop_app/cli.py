@@ -1,4 +1,4 @@
-"""The headless front end: `modelscout models|run|results|runs|project|recommend|keys|prices`, over the
+"""The headless front end: `modelscout models|run|results|report|runs|project|recommend|keys|prices`, over the
 same core as the app."""
 
 from __future__ import annotations
@@ -151,6 +151,16 @@ def _parser() -> argparse.ArgumentParser:
     results.add_argument("run_id", metavar="RUN_ID")
     results.add_argument("--json", action="store_true")
     results.set_defaults(handler=cmd_results)
+
+    report = commands.add_parser("report", help="a report of a stored run to share: one self-contained HTML "
+                                                "file, CSV tables or a JSON document")
+    report.add_argument("run_id", metavar="RUN_ID")
+    report.add_argument("--html", metavar="FILE", help="the tradeoff plot, frontier, recommendation, figures, "
+                                                       "every answer and what makes the run reproducible")
+    report.add_argument("--csv", metavar="FILE_OR_DIR", help="the same as tables: models, answers and the run's "
+                                                             "facts (a folder gets one file each)")
+    report.add_argument("--json", metavar="FILE", help="the same as one JSON document")
+    report.set_defaults(handler=cmd_report)
 
     runs = commands.add_parser("runs", help="the stored runs, newest first")
     shown = runs.add_mutually_exclusive_group()
@@ -687,6 +697,17 @@ def cmd_results(args: argparse.Namespace) -> int:
             print(_table(["model", *tags], [[m.model, *(
                 f"{m.tags[t].mean:.0%} ({m.tags[t].n})" if t in m.tags else "-" for t in tags)]
                 for m in summary.models]))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from desktop_app.reports import build_report, export
+
+    if not (args.html or args.csv or args.json):
+        raise UserError("say what to write: --html FILE, --csv FILE_OR_DIR or --json FILE (any of them)")
+    settings = settings_module.load()
+    for path in export(build_report(_store(settings), args.run_id, settings), args.html, args.csv, args.json):
+        print(f"wrote {path}")
     return 0
 
 

@@ -105,7 +105,7 @@ def _bad_inputs(tmp_path: Path, demo_model: Path) -> dict[str, tuple[Path, str]]
     return {"not gguf": (not_gguf, "not a GGUF file"), "empty": (empty, "empty"),
             "truncated": (truncated, "truncated"), "folder": (folder, "folder"),
             "missing": (tmp_path / "missing.gguf", "does not exist"),
-            "unknown architecture": (alien, "unknown model architecture")}
+            "unknown architecture": (alien, "does not know the model architecture")}
 
 
 @pytest.mark.parametrize("case", ["not gguf", "empty", "truncated", "folder", "missing", "unknown architecture"])

@@ -139,7 +139,7 @@ def test_planning_refuses_bad_models_before_storing_anything(runner: Runner, sto
                                                              demo_model: Path, tmp_path: Path) -> None:
     suite = load_suite(small_suite)
     alien = write_tiny_gguf(tmp_path / "alien.gguf", architecture="notarealarch")
-    with pytest.raises(ProviderError, match="unknown model architecture"):
+    with pytest.raises(ProviderError, match="does not know the model architecture 'notarealarch'"):
         runner.create_run(suite, [runner.spec_for(demo_model), runner.spec_for(alien)], SAMPLING)
     with pytest.raises(UserError, match="does not fit this machine at a context of 100000000"):
         runner.create_run(suite, [runner.spec_for(demo_model, context=100_000_000)], SAMPLING)

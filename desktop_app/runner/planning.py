@@ -16,12 +16,12 @@ from desktop_app.models.catalog import ModelCatalog
 from desktop_app.models.fit import estimate_fit
 from desktop_app.models.gguf_meta import ModelInfo
 from desktop_app.models.hardware import Hardware
+from desktop_app.models.loadability import load_problems
 from desktop_app.providers.api import ApiModelSpec, api_model_name, display_url
 from desktop_app.providers.base import Provider, ProviderError, Request, Sampling
 from desktop_app.providers.local import (
     LocalModelSpec,
     LocalProvider,
-    check_loadable,
     llama_cpp_version,
 )
 from desktop_app.providers.registry import api_provider
@@ -93,10 +93,11 @@ class Planner:
                 key = f"{key} {info.quantization}"
             planned.append(PlannedModel(_unique(key, taken, Path(spec.path).stem), spec,
                                         self.catalog.sha256(spec.path), info.to_dict()))
-        local = [m.spec.path for m in planned if isinstance(m.spec, LocalModelSpec)]
-        for error in (check_loadable(local) if local else {}).values():
-            if error:
-                raise ProviderError(error)
+        # llama.cpp is asked only about what it has not answered before (per build): a model of a known
+        # architecture, or one checked earlier, starts no process.
+        infos = [self.catalog.info(m.spec.path) for m in planned if isinstance(m.spec, LocalModelSpec)]
+        for path, error in load_problems(infos, self.catalog).items():
+            raise ProviderError(error if error.startswith("cannot load") else f"cannot load {path}: {error}")
         return planned
 
     def with_parallel(self, planned: list[PlannedModel], suite: Suite, sampling: Sampling,

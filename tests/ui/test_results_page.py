@@ -87,6 +87,11 @@ def wait_loaded(qtbot, page: ResultsPage, run_id: str) -> None:
     qtbot.waitUntil(lambda: page.run_data is not None and page.run_data.run_id == run_id, timeout=10_000)
 
 
+def shows_start_of(shown: str, full: str) -> bool:
+    """A cell shows an answer's line whole, or as much of it as its column can show, then an ellipsis."""
+    return shown == full or (shown.endswith("\u2026") and len(shown) > 20 and full.startswith(shown[:-1]))
+
+
 def visible_case_ids(page: ResultsPage) -> list[str]:
     return [page.proxy.index(row, 0).data() for row in range(page.proxy.rowCount())]
 
@@ -196,7 +201,7 @@ def test_the_grid_shows_every_stored_grade(qtbot, ctx, seeded: str) -> None:
     for row in rows:
         index = cell_index(page, row["case_id"], row["model_key"])
         assert index.data(STATE_ROLE) == ("passed" if row["grade_passed"] else "failed")
-        assert index.data(Qt.ItemDataRole.DisplayRole) == first_line(row["text"])
+        assert shows_start_of(index.data(Qt.ItemDataRole.DisplayRole), first_line(row["text"]))
         assert row["grade_reason"] in html.unescape(index.data(Qt.ItemDataRole.ToolTipRole))
     summary = summarize(ctx.store, seeded)
     assert [card.model_key for card in page.strip.cards] == models
@@ -264,7 +269,7 @@ def test_a_selected_answer_is_shown_literally_and_can_be_labelled(qtbot, ctx) ->
     page = open_page(qtbot, ctx)
     wait_loaded(qtbot, page, run_id)
     index = cell_index(page, "html", "model-a")
-    assert index.data() == "<b>bold</b> & <i>not italic</i> \u21b5 <script>alert(1)</script>"
+    assert shows_start_of(index.data(), "<b>bold</b> & <i>not italic</i> \u21b5 <script>alert(1)</script>")
     # A tooltip that quotes model output is escaped, so Qt cannot take it for rich text.
     assert "&lt;i&gt;plain&lt;/i&gt;" in cell_index(page, "html", "model-b").data(Qt.ItemDataRole.ToolTipRole)
 
@@ -387,3 +392,26 @@ def test_a_fresh_window_on_the_same_data_finds_the_run(qtbot, ctx, seeded: str, 
         save_shot(window, shots, "results.png")
     finally:
         window.close()
+
+
+def test_a_cell_gets_what_its_column_can_show_and_the_detail_all_of_it(qtbot, ctx) -> None:
+    """Qt lays out a cell's whole text to elide it on every paint: a long answer is cut to what the widest
+    column shows (so a 100,000-answer grid paints quickly), and more arrives as the column widens."""
+    long_answer = " ".join(f"word{n}" for n in range(60))  # one line of 400+ characters
+    cases = [Case(id="long", prompt="Say many words", expected="word1", checks=(Check("contains"),))]
+    run_id = synthetic_run(ctx.store, cases, {("long", f"model-{c}"): long_answer for c in "abcd"})
+    page = open_page(qtbot, ctx)
+    wait_loaded(qtbot, page, run_id)
+    header = page.view.horizontalHeader()
+    for column in range(1, 5):
+        header.resizeSection(column, 150)
+    narrow = cell_index(page, "long", "model-a").data()
+    average = page.view.fontMetrics().averageCharWidth()
+    assert narrow.endswith("\u2026") and long_answer.startswith(narrow[:-1])
+    assert 150 / average <= len(narrow) <= 150 / (average * 0.5) + 8  # all a column can show, and no more
+    header.resizeSection(2, 600)
+    wider = cell_index(page, "long", "model-a").data()
+    assert len(wider) > len(narrow) and long_answer.startswith(wider[:-1])
+    click_cell(qtbot, page, "long", "model-a")
+    assert page.detail.answer_view.toPlainText() == long_answer
+    page.shutdown()

@@ -315,7 +315,7 @@ def test_a_model_llama_cpp_cannot_load_is_a_plain_error_and_no_run(qtbot, ctx, r
             page.run()
         assert blocker.args == ["", "failed"]
         dialogs = [w for w in QApplication.topLevelWidgets() if w.objectName() == "errorDialog" and w.isVisible()]
-        assert dialogs and "unknown model architecture" in dialogs[-1].text()
+        assert dialogs and "does not know the model architecture 'notarealarch'" in dialogs[-1].text()
         assert "Traceback" not in dialogs[-1].text()
         for dialog in dialogs:
             dialog.close()

@@ -32,6 +32,9 @@ from desktop_app.ui.workers import InOrder, LatestOnly, run_in_background, with_
 
 __all__ = ["SORT_ROLE", "STATE_ROLE", "ResultsPage", "first_line", "result_state"]
 
+# The save dialog's filters and the report format each asks for.
+REPORT_FILTERS = {"HTML report (*.html *.htm)": "html", "CSV tables (*.csv)": "csv", "JSON document (*.json)": "json"}
+
 STYLE = """
 QFrame#modelCard { background: #ffffff; border: 1px solid #dcdfe6; border-radius: 8px; }
 QFrame#modelCard:hover { border-color: #9db6e8; }
@@ -61,6 +64,7 @@ class ResultsPage(QWidget):
         self._verdicts = InOrder(self)
         self._summaries = LatestOnly(self)
         self._scorings = LatestOnly(self)  # how the shown run is scored, read when Score… is pressed
+        self._reports = InOrder(self)  # reports being written, each to the end (closing the window waits)
         self._announcing = False  # this screen is telling the others of its own change: no reload here
         self._pending_focus: str | None = None
         self._changed_runs: set[str] = set()
@@ -159,6 +163,12 @@ class ResultsPage(QWidget):
         top.addWidget(self.run_info, 2)
         top.addWidget(self.score_button)
         top.addWidget(self.export_button)
+        self.report_button = QPushButton("Export report…")
+        self.report_button.setObjectName("exportReport")
+        self.report_button.setToolTip("Save a report of this run to share: one HTML file (plot, recommendation, "
+                                      "every answer, what makes it reproducible), CSV tables or JSON")
+        self.report_button.clicked.connect(self._report_clicked)
+        top.addWidget(self.report_button)
 
         self.resume_banner = Banner("resumeBanner")
         self.resume_banner.action_clicked.connect(self.resume_shown_run)
@@ -229,6 +239,7 @@ class ResultsPage(QWidget):
         header.setHighlightSections(False)
         header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         header.customContextMenuRequested.connect(self._header_menu)
+        header.sectionResized.connect(self._fit_text_limit)
         self.view.setSortingEnabled(True)
         self.view.selectionModel().currentChanged.connect(self._current_changed)
         self.view.selectionModel().selectionChanged.connect(self._selection_changed)
@@ -259,6 +270,10 @@ class ResultsPage(QWidget):
         layout.addLayout(filters)
         layout.addWidget(self.splitter, 1)
         layout.addWidget(self.count_label)
+        self.report_status = plain_label("hint", wrap=False)  # where the last report went, or why it did not
+        self.report_status.setObjectName("reportStatus")
+        self.report_status.hide()
+        layout.addWidget(self.report_status)
         self._selection_changed()
         return content
 
@@ -456,6 +471,15 @@ class ResultsPage(QWidget):
                                         else QHeaderView.ResizeMode.Interactive)
             if not wide:
                 header.resizeSection(column, 240)
+
+    def _fit_text_limit(self, *_: Any) -> None:
+        """Cells get as much of an answer as their widest column can show (narrow letters counted), no more:
+        eliding a long text costs Qt its whole layout on every paint."""
+        header = self.view.horizontalHeader()
+        widest = max((header.sectionSize(c) for c in range(1, header.count())), default=0)
+        narrow = max(1.0, self.view.fontMetrics().averageCharWidth() * 0.5)
+        if self.grid.set_text_limit(int(widest / narrow) + 8):
+            self.view.viewport().update()
 
     # Focus on a model -------------------------------------------------------------------------
 
@@ -732,12 +756,50 @@ class ResultsPage(QWidget):
         partial.replace(path)
         return path
 
+    def _report_clicked(self) -> None:
+        if self.run_data is None:
+            return
+        default = str(Path.home() / f"modelscout-report-{self.run_data.run_id}.html")
+        path, chosen = QFileDialog.getSaveFileName(self, "Export report", default, ";;".join(REPORT_FILTERS))
+        if path:
+            self.export_report(Path(path), REPORT_FILTERS.get(chosen))
+
+    def export_report(self, path: Path, kind: str | None = None) -> None:
+        """Write the shown run's report (HTML, CSV tables or JSON, by the file's suffix, else `kind`) off the UI
+        thread; the status line says where it went, or an error says why not."""
+        from desktop_app.reports import build_report, export, format_for
+
+        if self.run_data is None:
+            return
+        target, kind = format_for(path, kind)
+        run_id, settings = self.run_data.run_id, self.ctx.settings
+        self._show_report_status(f"Writing the report of run {run_id}…")
+
+        def write(store: Any) -> list[Path]:
+            return export(build_report(store, run_id, settings), **{kind: target})
+
+        def failed(exc: BaseException) -> None:
+            self._show_report_status(f"The report of run {run_id} was not saved")
+            show_exception(self, "Cannot export the report", exc)
+
+        self._reports.submit(with_store(self.ctx.database_path(), write),
+                             lambda paths: self._show_report_status("Report saved: " + ", ".join(map(str, paths))),
+                             failed)
+
+    def _show_report_status(self, text: str) -> None:
+        self.report_status.setText(text)
+        self.report_status.show()
+        status_bar = getattr(self.window(), "statusBar", None)  # the main window's, when the page is in one
+        if callable(status_bar):
+            status_bar().showMessage(text, 15000)
+
     # Lifecycle ------------------------------------------------------------------------------
 
     def shutdown(self) -> None:
         self._refresh_timer.stop()
         self.run_picker.shutdown()
         self._verdicts.wait(10)  # a verdict being written is not cut off
+        self._reports.wait(30)  # nor a report
         for jobs in (self._loads, self._summaries, self._scorings):
             jobs.cancel()  # what lands now is ignored
             jobs.wait(10)

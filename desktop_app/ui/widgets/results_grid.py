@@ -57,6 +57,15 @@ def first_line(text: str | None, limit: int = 200) -> str:
     return shown if len(shown) <= limit else shown[: limit - 1] + "\u2026"
 
 
+def cell_text(row: dict[str, Any] | None, state: str) -> str:
+    """What a cell shows of its answer, on one line."""
+    if state == MISSING:
+        return "not answered yet"
+    if state == ERROR:
+        return "Error: " + first_line(row["error"])
+    return first_line(row.get("text")) or "(empty answer)"
+
+
 def measurement_caveats(row: dict[str, Any] | None) -> tuple[str, ...]:
     """What an answer's speed, time and cost were measured under, when that makes them read differently
     from this machine's quiet, one-model-at-a-time figures: in words, one sentence each."""
@@ -117,6 +126,7 @@ class RunData:
     rows: list[list[dict[str, Any] | None]] = field(init=False)  # [case][model]
     states: list[list[str]] = field(init=False)  # [case][model]
     caveats: list[list[tuple[str, ...]]] = field(init=False)  # [case][model]: see measurement_caveats
+    texts: list[list[str]] = field(init=False)  # [case][model]: the cell's line, see cell_text
     sort_keys: list[list[Any]] = field(init=False)  # [column][case]: case id, then each model's score
     haystacks: list[str] = field(init=False)  # [case]: the searchable text, casefolded
     row_of: dict[str, int] = field(init=False)  # case id -> row
@@ -129,6 +139,8 @@ class RunData:
         self.rows = [[self.results.get((case["id"], key)) for key in self.model_keys] for case in self.cases]
         self.states = [[result_state(row) for row in rows] for rows in self.rows]
         self.caveats = [[measurement_caveats(row) for row in rows] for rows in self.rows]
+        self.texts = [[cell_text(row, state) for row, state in zip(rows, states, strict=True)]
+                      for rows, states in zip(self.rows, self.states, strict=True)]
         self.sort_keys = [[case["id"].casefold() for case in self.cases]]
         for column in range(len(self.model_keys)):
             self.sort_keys.append([STATE_SORT.get(states[column]) if states[column] in STATE_SORT
@@ -184,7 +196,7 @@ def release(data: RunData, step: int = 500) -> None:
         while mapping:
             for _ in range(min(step, len(mapping))):
                 mapping.popitem()
-    for sequence in (data.rows, data.states, data.caveats, *data.sort_keys, data.sort_keys, data.haystacks,
+    for sequence in (data.rows, data.states, data.caveats, data.texts, *data.sort_keys, data.sort_keys, data.haystacks,
                      data.cases, data.retryable):
         while sequence:
             del sequence[-step:]
@@ -292,6 +304,9 @@ class ResultsGridModel(QAbstractTableModel):
         self.order: list[int] = []  # grid row -> the case's position in the suite (the rows added so far)
         self.sort_column = -1
         self.sort_order = Qt.SortOrder.AscendingOrder
+        # Characters of an answer a cell is given: what its widest column can show, and some. Qt lays out a
+        # cell's whole text to elide it, so 200 characters where 40 fit make every paint several times slower.
+        self.text_limit = 200
         # A run of many cases enters the grid FILL_STEP rows per turn of the event loop: the view and the
         # filter take each step in a few milliseconds, where all at once would hold the window still.
         self._fill_timer = QTimer(self, singleShot=True, interval=0, timeout=self._fill_step)
@@ -378,6 +393,16 @@ class ResultsGridModel(QAbstractTableModel):
             self.changePersistentIndex(index, self.index(new_row[self.order[index.row()]], index.column()))
         self.order = new_order
         self.layoutChanged.emit()
+
+    def set_text_limit(self, characters: int) -> bool:
+        """Give cells `characters` of their answer (the widest column's worth); True when that changed.
+
+        No dataChanged: the view asks for a cell's text on every paint, so a repaint of it is enough, and the
+        filter proxy would run its Python filter over every row again for a change that filters nothing.
+        """
+        characters = max(20, characters)
+        changed, self.text_limit = characters != self.text_limit, characters
+        return changed
 
     def set_focus_model(self, key: str) -> None:
         self.focus_model = key
@@ -472,11 +497,8 @@ class ResultsGridModel(QAbstractTableModel):
         state = self.run_data.states[position][index.column() - 1]
         caveats = self.run_data.caveats[position][index.column() - 1]
         if role == Qt.ItemDataRole.DisplayRole:
-            if state == MISSING:
-                return "not answered yet"
-            if state == ERROR:
-                return "Error: " + first_line(row["error"])
-            return first_line(row.get("text")) or "(empty answer)"
+            text = self.run_data.texts[position][index.column() - 1]
+            return text if len(text) <= self.text_limit else text[: self.text_limit - 1] + "\u2026"
         if role == Qt.ItemDataRole.DecorationRole:
             return mark_icon(state, bool(caveats))
         if role == Qt.ItemDataRole.BackgroundRole:
