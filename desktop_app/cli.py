@@ -123,7 +123,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true",
                      help="check the models and show the most the API calls may cost; run nothing")
     run.add_argument("--context", type=_positive_int, help="context size (default: settings)")
-    run.add_argument("--threads", type=_positive_int, help="CPU threads (default: llama.cpp's choice)")
+    run.add_argument("--threads", type=_positive_int, help="CPU threads (default: one per core, fewer while other "
+                     "programs keep cores busy)")
     run.add_argument("--parallel", type=_positive_int, metavar="N",
                      help="cases a local model decodes at once (default: settings, else as many as memory "
                           "allows, at most 16; 1: one at a time)")

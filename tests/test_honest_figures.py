@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -49,11 +50,15 @@ def run(runner: Runner, suite_path: Path, models: list[Path], **execute) -> tupl
 def test_local_models_use_every_physical_core_by_default_and_each_answer_says_how_many(
         store: Store, small_suite: Path, demo_model: Path) -> None:
     runner = runner_for(store)  # no thread setting: what a new user gets
-    assert runner.spec_for(demo_model).n_threads == PHYSICAL_CORES
+    spec = runner.spec_for(demo_model)
+    assert spec.n_threads == PHYSICAL_CORES and spec.adapt_threads  # the most: fewer while cores are busy
     run_id, events = run(runner, small_suite, [demo_model])
     assert events[-1].status == "complete"
-    assert {r["threads"] for r in store.results(run_id)} == {PHYSICAL_CORES}
-    assert summarize(store, run_id).models[0].threads == PHYSICAL_CORES
+    # What llama.cpp decoded with: every core on a quiet machine, fewer while other programs held cores
+    # (tests/test_threads.py holds one busy on purpose); never a number it did not use.
+    used = [r["threads"] for r in store.results(run_id)]
+    assert all(1 <= threads <= PHYSICAL_CORES for threads in used), used
+    assert summarize(store, run_id).models[0].threads == statistics.mode(used)
 
     explicit = runner_for(store, threads=1)
     assert explicit.spec_for(demo_model).n_threads == 1

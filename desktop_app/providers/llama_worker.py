@@ -17,6 +17,7 @@ from typing import Any
 
 from desktop_app.providers.llama_engine import Engine, Prepared
 from desktop_app.providers.prompt_formats import COMPLETION, FALLBACK_LABEL
+from desktop_app.providers.threads import ThreadGovernor
 
 # Bump whenever the worker would write a different answer for the same model file, load settings and
 # request: how the prompt is formatted (templates, BOS), which stop strings end a turn, how tokens are
@@ -169,10 +170,11 @@ class _Model:
         self.model = LlamaModel(path_model=spec["path"], params=params, verbose=False)
         self.n_ctx = spec["n_ctx"]
         parallel = spec.get("n_parallel") or 1
+        threads = spec.get("n_threads") or _physical_cores()
         self.engine = Engine(llama_cpp, self.model, n_ctx=self.n_ctx, parallel=parallel,
                              total_cells=spec.get("n_ctx_batch") or self.n_ctx * parallel,
-                             threads=spec.get("n_threads") or _physical_cores(),
-                             n_batch=max(spec.get("n_batch", 512), parallel))
+                             threads=threads, n_batch=max(spec.get("n_batch", 512), parallel),
+                             governor=ThreadGovernor(threads) if spec.get("adapt_threads") else None)
         self.threads = self.engine.threads  # what llama.cpp decodes with, not what was asked for
 
         metadata = self.model.metadata()
@@ -268,7 +270,8 @@ class _PipeChannel:
     def done(self, index: int, result: dict[str, Any]) -> None:
         peak, scope = self.peak.finish()
         result.update(peak_memory_bytes=peak, peak_memory_scope=scope if scope == "process" else self.scope,
-                      chat_template=self.model.template_source, threads=self.model.threads)
+                      chat_template=self.model.template_source)
+        result.setdefault("threads", self.model.threads)
         self.conn.send(("done", index, result))
 
     def cancelled(self) -> bool:

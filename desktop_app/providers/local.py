@@ -31,6 +31,8 @@ class LocalModelSpec:
     path: str
     n_ctx: int = 4096
     n_threads: int | None = None
+    # n_threads is the most: fewer while other programs keep cores busy (Settings' threads left automatic).
+    adapt_threads: bool = False
     n_gpu_layers: int = 0
     n_batch: int = 512
     # None: the file's own chat template (ChatML when it has none); else one of llama.cpp's built-in

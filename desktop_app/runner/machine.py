@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import psutil
 
 from desktop_app.costing.energy import EnergyMeter, Reading
+from desktop_app.providers.threads import system_busy_seconds
 
 # An answer is "under load" when other programs kept at least this share of the machine's CPUs busy
 # during it (on 2 cores: 0.3 of a core) and at least MIN_OTHER_CPU_S in all, so that the 10 ms clock
@@ -121,7 +122,9 @@ class MachineLedger:
         window = max(after.at - before.at, 1e-9)
         machine_seconds = after.machine_seconds - before.machine_seconds
         joules = after.joules - before.joules
-        busy = machine_seconds if busy_seconds is None else busy_seconds
+        # The worker's share is of its own decoding time; while other local models answered beside it, the
+        # ledger gave this batch only part of the machine over the window, and so gets the answer's share.
+        busy = machine_seconds if busy_seconds is None else busy_seconds * min(1.0, machine_seconds / window)
         watts = joules / machine_seconds if machine_seconds > 0 else self.meter.watts
         other = max(0.0, after.other_cpu_seconds - before.other_cpu_seconds)
         share = other / (window * self.cpus)
@@ -155,7 +158,7 @@ class MachineLedger:
                 own[process.pid] = times.user + times.system
             except psutil.Error:
                 continue
-        return _Mark(self.meter.read(), _system_busy(), own)
+        return _Mark(self.meter.read(), system_busy_seconds(), own)
 
     def _processes(self) -> list[psutil.Process]:
         """ModelScout's own processes now: this one and the workers answering."""
@@ -175,11 +178,3 @@ def _load_average() -> float | None:
         return os.getloadavg()[0]
     except (AttributeError, OSError):  # Windows has no load average
         return None
-
-
-def _system_busy() -> float:
-    """CPU seconds all programs have spent so far, summed over the machine's CPUs."""
-    times = psutil.cpu_times()
-    idle = times.idle + getattr(times, "iowait", 0.0)
-    guest = getattr(times, "guest", 0.0) + getattr(times, "guest_nice", 0.0)  # inside user already
-    return sum(times) - idle - guest

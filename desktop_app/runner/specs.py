@@ -41,6 +41,7 @@ def local_spec(settings: Settings, hardware: Hardware, path: str | Path, *, cont
     return LocalModelSpec(path=resolved,
                           n_ctx=context or settings.context_size,
                           n_threads=threads or settings.threads or hardware.default_threads,
+                          adapt_threads=not (threads or settings.threads),
                           n_gpu_layers=gpu,
                           chat_template=settings.chat_templates.get(resolved))
 
