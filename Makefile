@@ -11,7 +11,7 @@ DEMO_Q2 := local_models/SmolLM2-135M-Instruct.Q2_K.gguf
 export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: setup run demo test bench clean
+.PHONY: setup run demo test bench package clean
 
 setup: $(STAMP) $(DEMO) $(DEMO_Q2)
 
@@ -51,5 +51,12 @@ bench: setup
 	$(BIN)/python benchmarks/ui_responsiveness.py
 	$(BIN)/python benchmarks/api_overhead.py
 
+# The packaged app: dist/ModelScout/ (its executable `modelscout`) and a .tar.gz beside it, then checked
+# in a bare environment (self-test with the demo model, time to window). See packaging/build.py.
+package: setup
+	$(BIN)/python -m pip install --quiet -e '.[package]'
+	$(BIN)/python packaging/build.py
+	$(BIN)/python packaging/check.py --model $(DEMO)
+
 clean:
-	rm -rf $(VENV) $(DEMO_Q2)
+	rm -rf $(VENV) $(DEMO_Q2) build/pyinstaller dist

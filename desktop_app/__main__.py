@@ -1,9 +1,5 @@
-import sys
+from desktop_app.launch import run
 
 # The guard matters: worker processes are spawned and re-import the main module.
 if __name__ == "__main__":
-    if len(sys.argv) > 1:
-        from desktop_app.cli import main
-    else:  # no command: open the desktop app
-        from desktop_app.ui.app import main
-    raise SystemExit(main())
+    raise SystemExit(run())

@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv if argv is None else ["modelscout", *argv])
     app.setApplicationName("ModelScout")
     app.setOrganizationName("ModelScout")
+    app.setDesktopFileName("modelscout")  # the .desktop entry: Linux shells group the window under its icon
+    _set_icon(app)
     apply_style(app)
     install_excepthook()
     try:
@@ -39,6 +41,16 @@ def main(argv: list[str] | None = None) -> int:
         QTimer.singleShot(0, lambda: (print(f"window shown after {time.perf_counter() - _STARTED:.3f} s",
                                             flush=True), app.quit()))
     return app.exec()
+
+
+def _set_icon(app) -> None:  # noqa: ANN001 - a QApplication, imported lazily above
+    from PySide6.QtGui import QIcon
+
+    from desktop_app.paths import RESOURCES_DIR
+
+    icon = RESOURCES_DIR / "icons" / "modelscout.png"
+    if icon.exists():
+        app.setWindowIcon(QIcon(str(icon)))
 
 
 if __name__ == "__main__":
