@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,28 @@ def test_a_damaged_file_fails_to_load_and_the_stream_says_so(tmp_path: Path, dem
     _, result = collect(model, Request.chat("Hi"))
     assert result.finish_reason == "error"
     assert result.error.startswith(f"cannot load {damaged}")
+
+
+def test_a_cancel_stops_a_long_prompt_in_the_middle_of_its_step(demo_model: Path) -> None:
+    """A long prompt is read in llama.cpp steps of up to n_batch tokens (here the whole prompt in one: seconds
+    on a CPU): a cancel stops the step part way, not after it."""
+    provider = LocalProvider(LocalModelSpec(str(demo_model), n_ctx=1024, n_threads=2, n_batch=1024))
+    try:
+        provider.load()
+        prompt = " ".join(f"Item {n} is a red box." for n in range(60))  # about 550 tokens
+        request = Request.chat(prompt + " Which item is blue?", sampling=Sampling(max_tokens=8))
+        _, whole = collect(provider, request)  # the same step uncancelled, for its length
+        assert whole.prompt_tokens > 500 and whole.time_to_first_token_ms > 300
+        cancel = threading.Event()
+        timer = threading.Timer(whole.time_to_first_token_ms / 1000 / 4, cancel.set)
+        timer.start()
+        started = time.perf_counter()
+        _, result = collect(provider, request, cancel)
+        ended_ms = (time.perf_counter() - started) * 1000
+        assert result.finish_reason == "cancelled" and result.completion_tokens == 0
+        # Ended long before the step would have: a quarter of its time, then the cancel's way through.
+        assert ended_ms < whole.time_to_first_token_ms * 0.6, (ended_ms, whole.time_to_first_token_ms)
+        _, after = collect(provider, Request.chat("Say hi.", sampling=Sampling(max_tokens=4)))
+        assert after.error is None and after.completion_tokens > 0  # the worker answers on as before
+    finally:
+        provider.close()

@@ -108,6 +108,19 @@ def default_roots(
     return _unique_roots(roots)
 
 
+def existing_app_folders(
+    sources: Sequence[str] = ("lmstudio", "ollama", "gpt4all", "huggingface"),
+    *,
+    home: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    system: str | None = None,
+) -> list[SearchRoot]:
+    """Those of default_roots() from `sources` that exist on this machine, in display order: the other apps'
+    model folders a person may choose from (a first run offers them)."""
+    roots = default_roots(home=home, env=env, system=system)
+    return [root for root in roots if root.source in sources and _is_dir(root.path)]
+
+
 def discover(
     extra_folders: Sequence[Path] = (),
     *,

@@ -41,6 +41,11 @@ MIN_SHARED_PREFIX = 4
 KV_UNIFIED_ENV = "MODELSCOUT_KV_UNIFIED"
 
 
+# Steps of this many tokens (prompt reading) can be cancelled part way; smaller ones end within milliseconds.
+ABORTABLE_FROM_TOKENS = 64
+ABORT_POLL_S = 0.02
+
+
 class Channel(Protocol):
     """Where the engine reports (the worker's pipe), and how it learns of a cancel."""
 
@@ -136,6 +141,13 @@ class Engine:
         self.memory = llama_cpp.llama_get_memory(self.ctx)
         self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(self.vocab))
         self._outputs = 0  # rows with logits in the step under way
+        # A step of a long prompt can take seconds on a CPU: llama.cpp asks this between the operations of
+        # such a step whether to stop, so a cancel ends it at once instead of after it.
+        self._abort_check = llama_cpp.ggml_abort_callback(self._should_abort)
+        self._abort_set = False
+        self._channel: Channel | None = None
+        self._next_abort_poll = 0.0
+        self.aborted = False  # the last decode was stopped by a cancel
         self.batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
         self._piece_buffer = ctypes.create_string_buffer(256)
         self._penalties = _penalties_function(llama_cpp)
@@ -196,6 +208,7 @@ class Engine:
         batch is cancelled before it was admitted)."""
         llama = self.llama_cpp
         llama.llama_memory_clear(self.memory, True)  # every batch starts from an empty cache
+        self._channel = channel  # what a long step asks whether to stop (the shared prefix's too)
         queue = deque(jobs)
         prefix = self._decode_shared_prefix(jobs) if len(jobs) > 1 else 0
         prefix_share = 0.0
@@ -228,8 +241,13 @@ class Engine:
             shares = self._fill_batch(live)
             if self.governor is not None:
                 self._use_threads(self.governor.threads(), live)
-            status = llama.llama_decode(self.ctx, self.batch)
+            status = self._decode(channel)
             if status != 0:
+                if self.aborted:  # cancelled in the middle of the step
+                    for slot in live:
+                        slot.finish = "cancelled"
+                        self._finish(slot, channel)
+                    return
                 for slot in live:
                     slot.finish = "error"
                     self._finish(slot, channel, error=_decode_error(status), error_kind="transient")
@@ -254,6 +272,25 @@ class Engine:
                     free.append(slot.seq)
                     reserved -= slot.job.cells - slot.cached
                     self._finish(slot, channel)
+
+    def _decode(self, channel: Channel) -> int:
+        """llama_decode of this step's batch; a large one can be stopped part way by a cancel."""
+        large = self.batch.n_tokens >= ABORTABLE_FROM_TOKENS
+        if large != self._abort_set:  # the check costs a Python call per operation: only where it pays
+            self.llama_cpp.llama_set_abort_callback(self.ctx, self._abort_check if large else
+                                                    self.llama_cpp.ggml_abort_callback(), None)
+            self._abort_set = large
+        self._channel, self.aborted = channel, False
+        return self.llama_cpp.llama_decode(self.ctx, self.batch)
+
+    def _should_abort(self, _data: Any) -> bool:
+        """Called by llama.cpp between the operations of a large step: read the app's messages now and then."""
+        now = time.perf_counter()
+        if now < self._next_abort_poll or self._channel is None:
+            return False
+        self._next_abort_poll = now + ABORT_POLL_S
+        self.aborted = self._channel.cancelled()
+        return self.aborted
 
     def _use_threads(self, threads: int, live: list[Slot]) -> None:
         """Decode the next steps with `threads` (llama.cpp takes a new count from one decode to the next)."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import psutil
-from PySide6.QtCore import QSettings, QSize
+from PySide6.QtCore import QSettings, QSize, Qt
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QMessageBox,
-                               QSplitter, QStackedWidget, QVBoxLayout, QWidget)
+                               QPushButton, QSplitter, QStackedWidget, QVBoxLayout, QWidget)
 
 from desktop_app import __version__, paths
 from desktop_app.ui.context import AppContext
@@ -48,12 +48,23 @@ class MainWindow(QMainWindow):
         self.nav.currentRowChanged.connect(self._show_row)
 
         brand = QLabel(f"<b>ModelScout</b><br><span style='color:#667'>v{__version__}</span>")
-        brand.setContentsMargins(12, 10, 8, 10)
+        brand.setContentsMargins(12, 10, 8, 2)
+        self.about_button = QPushButton("About")
+        self.about_button.setObjectName("aboutButton")
+        self.about_button.setFlat(True)
+        self.about_button.setToolTip("Version and licences: ModelScout's, its libraries' and the demo model's")
+        self.about_button.setStyleSheet("QPushButton#aboutButton { color: #2f6fde; text-align: left; "
+                                        "padding: 2px 12px 8px 12px; border: none; }")
+        self.about_button.clicked.connect(self.show_about)
+        self.about_dialog = None
+        self._demo_run = None  # the guided start's demo suite run, followed to its Tradeoff plot
         side = QWidget()
         side.setObjectName("sidebar")
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.setSpacing(0)
         side_layout.addWidget(brand)
+        side_layout.addWidget(self.about_button, 0, Qt.AlignmentFlag.AlignLeft)
         side_layout.addWidget(self.nav, 1)
         central = QWidget()
         layout = QHBoxLayout(central)
@@ -87,6 +98,8 @@ class MainWindow(QMainWindow):
                     splitter.restoreState(value)
             if hasattr(page, "restore_state"):
                 page.restore_state(state)
+            if hasattr(page, "run_demo_suite"):  # the Models screen's guided start
+                page.run_demo_suite.connect(self.run_demo_suite)
             freeze_long_lived()  # a screen lives as long as the window: keep it out of full GC passes
         return page
 
@@ -96,6 +109,27 @@ class MainWindow(QMainWindow):
         page = self.page(name)
         self.nav.setCurrentRow(list(self.pages).index(name))
         return page
+
+    def show_about(self) -> None:
+        from desktop_app.ui.widgets.about_dialog import AboutDialog
+
+        if self.about_dialog is not None and self.about_dialog.isVisible():
+            self.about_dialog.raise_()
+            return
+        if self.about_dialog is not None:
+            self.about_dialog.deleteLater()
+        self.about_dialog = AboutDialog(self)  # read anew: a model may have been fetched since
+        self.about_dialog.open()
+
+    def run_demo_suite(self, models: list[str]) -> None:
+        """The guided start's last step: the demo suite on the Suites screen (its own run, progress and store),
+        then that run's plot and recommendation on the Tradeoff screen."""
+        from desktop_app.ui.widgets.first_run import DemoSuiteRun
+
+        if self._demo_run is not None:
+            self._demo_run.stop()
+        self._demo_run = DemoSuiteRun(self.show_page("Suites"), models,
+                                      lambda run_id: self.show_page("Tradeoff").show_run(run_id), self)
 
     def current_page_name(self) -> str:
         return list(self.pages)[self.stack.currentIndex()]

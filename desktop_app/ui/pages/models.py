@@ -43,6 +43,7 @@ def spec_for(settings: Settings, hardware: Hardware, row: LibraryRow) -> LocalMo
 
 class ModelsPage(QWidget):
     scanned = Signal()  # a scan finished and the table shows its result
+    run_demo_suite = Signal(list)  # the guided start's last step: the demo suite on these model paths
 
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
@@ -207,7 +208,12 @@ class ModelsPage(QWidget):
         self.gpu_banner.action_clicked.connect(self._copy_gpu_build_command)
         layout.addWidget(self.gpu_banner)
         layout.addLayout(toolbar)
-        self.empty = EmptyLibraryPanel(self.add_folder_action)
+        # A folder chosen in the guided start is scanned even when the library had it already: it says what it found.
+        self.empty = EmptyLibraryPanel(self.add_folder_action, add_paths=lambda chosen: (self.add_paths(chosen),
+                                                                                       self.rescan()))
+        self.empty.changed.connect(self._update_empty_state)
+        self.empty.fetched.connect(self._variant_created)  # scanned, selected, and the other screens told
+        self.empty.run_demo.connect(self.run_demo_suite)
         self.table_stack = QStackedWidget()
         self.table_stack.addWidget(self.splitter)
         self.table_stack.addWidget(self.empty)
@@ -272,7 +278,7 @@ class ModelsPage(QWidget):
         self.scanned.emit()
 
     def _update_empty_state(self) -> None:
-        empty = self._ever_scanned and not self.model.rows
+        empty = self._ever_scanned and self.empty.show_library(self.model.rows)
         self.table_stack.setCurrentWidget(self.empty if empty else self.splitter)
         self._update_count()
 
@@ -590,6 +596,7 @@ class ModelsPage(QWidget):
 
     def shutdown(self) -> None:
         self.memory_timer.stop()
+        self.empty.shutdown()
         if self.quantize_dialog is not None:
             self.quantize_dialog.cancel_and_wait()
         for worker in [self._scan_worker, self._names_worker, *self._jobs]:
