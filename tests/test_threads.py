@@ -79,3 +79,17 @@ def test_a_real_answer_decodes_with_the_free_cores_while_another_program_is_busy
     assert answers[True].error is None and answers[False].error is None
     assert answers[True].threads == min(most, CPUS - 1)
     assert answers[False].threads == most  # the user's number, even on a busy machine
+
+
+def test_an_answer_starts_from_what_the_machine_does_now_not_while_the_worker_waited() -> None:
+    """Another model answering (or a benchmark) while this worker waited is over when its answer starts:
+    the answer begins with every thread and counts the machine from then on."""
+    governor = ThreadGovernor(CPUS, every_s=0.3)
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    time.sleep(0.5)
+    hog.kill()
+    hog.wait()
+    assert governor.restart() == CPUS
+    time.sleep(0.15)  # past the first, short look
+    assert governor.threads() == CPUS, f"the busy program that had stopped was counted ({governor.other_cores})"
+    assert governor.other_cores < 0.6

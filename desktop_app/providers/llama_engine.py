@@ -209,6 +209,8 @@ class Engine:
         llama = self.llama_cpp
         llama.llama_memory_clear(self.memory, True)  # every batch starts from an empty cache
         self._channel = channel  # what a long step asks whether to stop (the shared prefix's too)
+        if self.governor is not None:
+            self._use_threads(self.governor.restart(), [])
         queue = deque(jobs)
         prefix = self._decode_shared_prefix(jobs) if len(jobs) > 1 else 0
         prefix_share = 0.0
