@@ -141,6 +141,7 @@ class Engine:
         self.memory = llama_cpp.llama_get_memory(self.ctx)
         self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(self.vocab))
         self._outputs = 0  # rows with logits in the step under way
+        self._logits_view: tuple[tuple[int | None, int], Any] | None = None  # see _logits
         # A step of a long prompt can take seconds on a CPU: llama.cpp asks this between the operations of
         # such a step whether to stop, so a cancel ends it at once instead of after it.
         self._abort_check = llama_cpp.ggml_abort_callback(self._should_abort)
@@ -303,11 +304,16 @@ class Engine:
                 slot.threads = min(slot.threads, threads)
 
     def _logits(self) -> Any:
-        """This step's logits rows (in batch order), as an array over llama.cpp's own buffer: no copy."""
-        import numpy
-
+        """This step's logits rows (in batch order), as an array over llama.cpp's own buffer: no copy. The
+        buffer stays where it is from step to step (llama.cpp moves it only to grow it), so the array made
+        for it is kept while its place and row count hold: making one costs more than the argmax."""
         pointer = self.llama_cpp.llama_get_logits(self.ctx)
-        return numpy.ctypeslib.as_array(pointer, shape=(self._outputs, self.n_vocab))
+        key = (ctypes.cast(pointer, ctypes.c_void_p).value, self._outputs)
+        if self._logits_view is None or self._logits_view[0] != key:
+            import numpy
+
+            self._logits_view = (key, numpy.ctypeslib.as_array(pointer, shape=(self._outputs, self.n_vocab)))
+        return self._logits_view[1]
 
     def _fill_batch(self, live: list[Slot]) -> dict[int, int]:
         """One step's batch: the last sampled token of every sequence that is writing, then as much of

@@ -12,7 +12,9 @@ theirs would be.
 
 from __future__ import annotations
 
+import functools
 import gc
+import itertools
 import queue
 import sys
 import threading
@@ -110,7 +112,11 @@ class GeneratorWorker(QObject):
     failed = Signal(object)  # the exception
     finished = Signal()
 
-    _active: set[GeneratorWorker] = set()  # keep running workers alive without a parent
+    # Running workers by token, kept alive without a parent. The UI thread lets go of one only after its
+    # work thread has (see _work): a QObject must be destroyed on the thread it belongs to, and one freed by
+    # a work thread's last reference while the UI thread was still emitting its `finished` crashed the app.
+    _active: dict[int, GeneratorWorker] = {}
+    _tokens = itertools.count()
 
     def __init__(self, make: Callable[[], Iterator[Any]], parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -123,11 +129,13 @@ class GeneratorWorker(QObject):
         self._ended = threading.Event()
 
     def start(self) -> GeneratorWorker:
-        GeneratorWorker._active.add(self)
+        token = next(GeneratorWorker._tokens)
+        GeneratorWorker._active[token] = self
+        _reaper()  # made here, on the UI thread, before a work thread needs it
         self._started = True
         if sys.getswitchinterval() > UI_SWITCH_INTERVAL_S:
             sys.setswitchinterval(UI_SWITCH_INTERVAL_S)
-        _threads.run(self._run)
+        _threads.run(functools.partial(_work, token))  # the thread holds the token, not the worker
         return self
 
     def is_running(self) -> bool:
@@ -148,10 +156,41 @@ class GeneratorWorker(QObject):
             self._ended.set()
 
     def _on_done(self) -> None:
-        GeneratorWorker._active.discard(self)
         self.finished.emit()
         if self.parent() is not None:  # a finished job is not kept as a child for the parent's lifetime
             self.deleteLater()
+
+
+def _work(token: int) -> None:
+    """A worker's run on its work thread, which then drops its reference and only then tells the UI thread
+    (queued after the worker's own `done`), which drops the last one: the worker is freed on its thread."""
+    worker = GeneratorWorker._active[token]
+    worker._run()
+    del worker
+    _reaper().released.emit(token)
+
+
+class _Reaper(QObject):
+    """Lives on the UI thread: lets go of finished workers there."""
+
+    released = Signal(int)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.released.connect(self._release)
+
+    @staticmethod
+    def _release(token: int) -> None:
+        GeneratorWorker._active.pop(token, None)
+
+
+_the_reaper: list[_Reaper] = []
+
+
+def _reaper() -> _Reaper:
+    if not _the_reaper:
+        _the_reaper.append(_Reaper())
+    return _the_reaper[0]
 
 
 class _FullCollections:

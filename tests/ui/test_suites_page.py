@@ -242,6 +242,14 @@ def test_run_the_suite_on_the_demo_model(qtbot, window, ctx, run_suite, demo_mod
     assert page.log.topLevelItemCount() == 3
     assert [page.log.topLevelItem(i).text(0) for i in range(3)] == ["add", "poem", "story"]
     assert {page.log.topLevelItem(i).text(1) for i in range(3)} <= {"pass", "fail"}
+    # Decoded together, each case shows what the batch wrote (its own stream would read as a slow model).
+    by_case = {r["case_id"]: r for r in rows}
+    for i in range(3):
+        item = page.log.topLevelItem(i)
+        row = by_case[item.text(0)]
+        assert row["parallel"] == 3
+        assert item.text(3) == f"{row['batch_tokens_per_second']:.0f} tok/s"
+        assert "other cases at once: together they wrote" in item.toolTip(3)
     assert "left" in progress_texts[0] and "1 of 3 answers" in progress_texts[0]  # an ETA from fresh answers
     assert page.done_row.isVisible() and page.open_results_button.isVisible()
     # Screens that follow the run hear of it as answers land (throttled) and once more at the end.

@@ -387,3 +387,41 @@ def test_workers_opening_a_new_store_at_once_all_get_it(tmp_path: Path) -> None:
         store.close()
         assert len(names) == len(set(names)), names
     assert failures == []
+
+
+def test_finished_workers_are_freed_on_the_ui_thread(qtbot) -> None:
+    """A QObject must be destroyed on its own thread: a worker whose last reference its work thread dropped
+    (while the UI thread was still emitting its `finished`) crashed the app with a segmentation fault."""
+    import gc
+    import threading
+
+    from PySide6.QtCore import Qt
+
+    from desktop_app.ui.workers import GeneratorWorker, run_in_background
+
+    freed_on: list[str] = []
+    finished: list[int] = []
+    stop = threading.Event()
+
+    def busy() -> None:  # another Python thread wanting the lock: work threads get paused at any line
+        while not stop.is_set():
+            sum(range(200))
+
+    hog = threading.Thread(target=busy, daemon=True)
+    hog.start()
+    try:
+        for n in range(300):  # parentless and quick: the work thread ends within microseconds of its `done`
+            worker = run_in_background(lambda n=n: n, finished.append)
+            worker.destroyed.connect(lambda *_: freed_on.append(threading.current_thread().name),
+                                     Qt.ConnectionType.DirectConnection)
+            del worker
+            if n % 10 == 0:
+                qtbot.wait(1)
+        qtbot.waitUntil(lambda: len(finished) == 300 and not GeneratorWorker._active, timeout=30_000)
+    finally:
+        stop.set()
+        hog.join()
+    gc.collect()
+    qtbot.wait(50)
+    assert sorted(finished) == list(range(300))
+    assert len(freed_on) == 300 and set(freed_on) == {threading.main_thread().name}, set(freed_on)

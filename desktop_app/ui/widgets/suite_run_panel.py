@@ -56,6 +56,20 @@ def section_label(text: str) -> QLabel:
     return label
 
 
+def answer_speed(row: dict) -> tuple[float | None, str]:
+    """The speed a finished case shows, and a sentence when it needs one. An answer decoded with others at
+    once shows the batch's speed (what the machine does with the model, as Results shows it): its own
+    stream is a fraction of it, and would read as a slow model."""
+    own = row.get("generation_tokens_per_second")
+    batch = row.get("batch_tokens_per_second")
+    parallel = row.get("parallel") or 1
+    if parallel > 1 and batch:
+        stream = f"; this answer's own stream {own:.0f} tok/s" if own else ""
+        return batch, (f"Decoded with up to {parallel - 1} other cases at once: together they wrote "
+                       f"{batch:.0f} tok/s{stream}.")
+    return own, ""
+
+
 def unfinished_label(run: UnfinishedRun) -> str:
     try:
         when = dt.datetime.fromisoformat(run.created_at).astimezone().strftime("%b %d, %H:%M")
@@ -305,7 +319,7 @@ class SuiteRunPanel(QWidget):
         self.progress_label.setText(f"{event.done} of {event.total} answers · {clock(elapsed)} so far{eta}")
         row = event.row
         result = outcome(row)
-        speed = row.get("generation_tokens_per_second")
+        speed, speed_note = answer_speed(row)
         item = QTreeWidgetItem([event.case_id, result, event.model_key,
                                 "reused" if event.reused else f"{speed:.0f} tok/s" if speed else ""])
         item.setIcon(1, _dot(OUTCOME_COLORS[result]))
@@ -314,6 +328,7 @@ class SuiteRunPanel(QWidget):
         answer = (row.get("text") or "").strip()
         tooltip = (f"<p style='white-space:pre-wrap'><b>{html.escape(event.case_id)}</b> on "
                    f"{html.escape(event.model_key)}: {html.escape(why)}"
+                   + (f"<br><br>{html.escape(speed_note)}" if speed_note and not event.reused else "")
                    + (f"<br><br><i>Answer:</i> {html.escape(answer[:400])}" if answer else "") + "</p>")
         for column in range(self.log.columnCount()):
             item.setToolTip(column, tooltip)
