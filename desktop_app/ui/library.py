@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,13 +29,18 @@ class LibraryEntry:
         return self.path.stem if self.source in ("project", "user", "folder") else self.label
 
 
-def scan_library(settings: Settings, catalog: ModelCatalog, hardware: Hardware) -> list[LibraryEntry]:
+def scan_library(settings: Settings, catalog: ModelCatalog, hardware: Hardware,
+                 progress: Callable[[str], None] | None = None) -> list[LibraryEntry]:
     """Discover and describe every model file: why each unusable one cannot be used, and "will not load"
     where this llama.cpp cannot open it (slow on a cold cache, and may ask llama.cpp in a short process:
-    call it off the UI thread)."""
+    call it off the UI thread). `progress` hears what it is doing, in a few words, as each step starts."""
+    say = progress or (lambda _text: None)
+    say("looking for models…")
     found = discover([*settings.model_folders, *settings.model_files])
+    say(f"reading {len(found)} model file{'s' if len(found) != 1 else ''}…")
     infos = catalog.infos([m.path for m in found])
     readable = [info for info in infos if not isinstance(info, GGUFError)]
+    say(f"checking which of {len(readable)} this llama.cpp can load…")
     fits = rate_loadability(readable, [estimate_fit(info, hardware, context=settings.context_size,
                                                     gpu_layers=settings.gpu_layers) for info in readable], catalog)
     fit_of = {info.path: fit for info, fit in zip(readable, fits)}

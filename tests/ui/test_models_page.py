@@ -118,10 +118,17 @@ def test_add_folder_lists_its_model_and_remembers_the_folder(make_page, ctx, tmp
     assert page.model.row_of(tiny) < 0
     choose_folder(monkeypatch, folder)
 
+    shown: list[str] = []
+    page._scan_progress.said.connect(lambda _text: shown.append(page.scan_label.text()))
     with qtbot.waitSignal(ctx.library_changed):
         page.add_folder_action.trigger()
     qtbot.waitUntil(lambda: page.model.row_of(tiny) >= 0 and not page.is_scanning(), timeout=SCAN_MS)
     assert cell(page, tiny, COL_SOURCE).lower() == "added folder"
+    # The scan said what it was doing as it went, on the screen: long work shows its progress.
+    assert shown[:1] == ["Scanning: looking for models…"] and any(
+        text.startswith("Scanning: reading ") and text.endswith(" model files…") for text in shown), shown
+    assert any(text.startswith("Scanning: checking which of ") for text in shown), shown
+    assert page.scan_label.isHidden()
     assert cell(page, tiny, COL_FIT) == {FULL_GPU: "GPU", CPU_ONLY: "CPU"}[small_model_verdict(ctx.hardware)]
     assert settings_module.load().model_folders == [str(folder.resolve())]
     assert ctx.settings.model_folders == [str(folder.resolve())]

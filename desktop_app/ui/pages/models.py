@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QObject, QSettings, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu,
                                QPushButton, QSizePolicy, QSplitter, QStackedWidget, QTableView, QVBoxLayout, QWidget)
@@ -39,6 +39,12 @@ MEMORY_REFRESH_MS = 2000
 def spec_for(settings: Settings, hardware: Hardware, row: LibraryRow) -> LocalModelSpec:
     """The configuration a run would ask the pool for (the runner's own), so a run reuses the loaded model."""
     return with_fitted_layers(local_spec(settings, hardware, row.key), row.entry.fit)
+
+
+class _ScanProgress(QObject):
+    """What a scan is doing, said from its thread and shown by the screen."""
+
+    said = Signal(str)
 
 
 class ModelsPage(QWidget):
@@ -136,6 +142,8 @@ class ModelsPage(QWidget):
         self.search.textChanged.connect(self._search_changed)
         self.scan_label = QLabel("Scanning…")
         self.scan_label.setObjectName("hint")
+        self._scan_progress = _ScanProgress(self)
+        self._scan_progress.said.connect(self._show_scan_step)
         self.count_label = QLabel()
         self.count_label.setObjectName("hint")
 
@@ -234,7 +242,8 @@ class ModelsPage(QWidget):
         self.scan_label.setText("Scanning…")
         self.scan_label.show()
         self.rescan_action.setEnabled(False)
-        worker = run_in_background(lambda: scan_rows(settings, catalog, ctx.hardware), self._scanned,
+        said = self._scan_progress.said.emit  # queued over from the scan's thread
+        worker = run_in_background(lambda: scan_rows(settings, catalog, ctx.hardware, said), self._scanned,
                                    self._scan_failed, self)
         worker.finished.connect(self._scan_finished)
         self._scan_worker = worker
@@ -263,6 +272,10 @@ class ModelsPage(QWidget):
 
     def _copy_gpu_build_command(self) -> None:
         QGuiApplication.clipboard().setText(gpu_build_command(self.ctx.hardware.gpus[0].backend))
+
+    def _show_scan_step(self, text: str) -> None:
+        if self._scan_worker is not None:  # a late word from a scan that has ended says nothing
+            self.scan_label.setText(f"Scanning: {text}")
 
     def _scan_failed(self, exc: BaseException) -> None:
         show_exception(self, "Could not list the models", exc)

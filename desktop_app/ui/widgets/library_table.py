@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,15 +85,16 @@ class LibraryRow:
         return self.entry.fit.verdict if self.entry.fit else UNREADABLE
 
 
-def scan_rows(settings: Settings, catalog: ModelCatalog, hardware: Hardware) -> list[LibraryRow]:
-    """scan_library plus per-file facts (runs off the UI thread).
+def scan_rows(settings: Settings, catalog: ModelCatalog, hardware: Hardware,
+              progress: Callable[[str], None] | None = None) -> list[LibraryRow]:
+    """scan_library plus per-file facts (runs off the UI thread; `progress` as scan_library's).
 
     Files the user added one by one stay listed even when discovery skips them (missing, or not a
     GGUF at all), with the reason, so that they do not silently vanish.
     """
     added_files = {str(Path(file).expanduser().resolve()): Path(file).expanduser() for file in settings.model_files}
     rows = []
-    for entry in scan_library(settings, catalog, hardware):
+    for entry in scan_library(settings, catalog, hardware, progress):
         key = str(entry.path.resolve())
         try:
             size = entry.info.file_size if entry.info else entry.path.stat().st_size
