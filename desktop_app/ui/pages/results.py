@@ -163,7 +163,7 @@ class ResultsPage(QWidget):
         top.addWidget(self.run_info, 2)
         top.addWidget(self.score_button)
         top.addWidget(self.export_button)
-        self.report_button = QPushButton("Export report…")
+        self.report_button = QPushButton("Report…")  # short: at 900 px the run's facts beside it need the room
         self.report_button.setObjectName("exportReport")
         self.report_button.setToolTip("Save a report of this run to share: one HTML file (plot, recommendation, "
                                       "every answer, what makes it reproducible), CSV tables or JSON")
