@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
                                     f"ModelScout {__version__}")
         steps.run("llama.cpp", _llama_library)
         steps.run("graders", _graders)
+        steps.run("licences", _licences)
         run_id: list[str] = []
         steps.run("model worker", lambda: _run_model(args.model, run_id))
         steps.run("store", lambda: _read_back(run_id[0]))
@@ -102,6 +103,18 @@ def _graders() -> str:
         raise RuntimeError(f"ROUGE-L and chrF gave {same} for identical texts")
     jsonschema.validate({"answer": 5}, {"type": "object", "required": ["answer"]})
     return "ROUGE-L, chrF and JSON Schema checks work"
+
+
+def _licences() -> str:
+    """About's list: every library's licence read from its installed metadata (a package that lost it would
+    show "not recorded" to the user)."""
+    from desktop_app.licences import NOT_RECORDED, about
+
+    info = about()
+    missing = [library.name for library in info.libraries if library.licence == NOT_RECORDED]
+    if missing:
+        raise RuntimeError(f"no licence recorded for {', '.join(missing)}: their metadata is missing")
+    return f"ModelScout {info.app.licence}; {len(info.libraries)} libraries, each with its licence"
 
 
 def _run_model(model: Path, run_id: list[str]) -> str:

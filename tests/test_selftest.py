@@ -23,7 +23,7 @@ def test_the_self_test_checks_each_part_on_a_real_model_and_leaves_nothing(demo_
     lines = proc.stdout.splitlines()
     assert proc.returncode == 0, proc.stdout + proc.stderr
     steps = [line.split()[1] for line in lines if line.startswith("ok ")]
-    assert steps == ["python", "llama.cpp", "graders", "model", "store", "screens"], lines
+    assert steps == ["python", "llama.cpp", "graders", "licences", "model", "store", "screens"], lines
     assert "answered 2 cases in its worker process" in proc.stdout
     assert all(name in proc.stdout for name in ("Models", "Compare", "Suites", "Results", "Tradeoff", "Vote",
                                                 "Settings"))
