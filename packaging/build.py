@@ -2,7 +2,9 @@
 
 1. PyInstaller with packaging/modelscout.spec makes the one-folder app dist/ModelScout/ (its executable
    `modelscout`: the window with no arguments, the CLI with them);
-2. the shared libraries' unneeded symbols are stripped (about 17 MB), but numpy's own (that breaks OpenBLAS);
+2. ICU's data is cut to what Qt uses (31 MB -> 8 MB, packaging/icu_data.py), llama.cpp's libraries that the
+   wheel carries twice (libggml.so and libggml.so.0) become one file and a link, and the shared libraries'
+   unneeded symbols are stripped (about 17 MB), but numpy's own (that breaks OpenBLAS);
 3. the .desktop entry and the icon go beside the executable, with install-desktop-entry.sh to add them to
    the user's menu (Linux);
 4. the archive dist/ModelScout-<version>-<system>-<machine>.tar.gz, which runs after unpacking on a machine
@@ -54,6 +56,8 @@ def main() -> int:
     started = time.perf_counter()
     if not args.skip_pyinstaller:
         freeze()
+    trim_icu_data()
+    link_duplicate_libraries()
     strip_libraries()
     add_desktop_files()
     archive = make_archive()
@@ -74,6 +78,31 @@ def freeze() -> None:
 
     run([str(ROOT / "packaging" / "modelscout.spec"), "--noconfirm", "--clean", "--log-level", "WARN",
          "--distpath", str(DIST), "--workpath", str(ROOT / "build" / "pyinstaller")])
+
+
+def trim_icu_data() -> None:
+    """Linux: Qt's bundled ICU data without what Qt never asks for (see packaging/icu_data.py). macOS and
+    Windows Qt use the system's ICU: nothing to do there."""
+    # icu_data.py is beside this script (sys.path[0]): "packaging" is also a PyPI package's name
+    from icu_data import trim
+
+    for library in APP.rglob("libicudata.so.*"):
+        if library.is_file() and not library.is_symlink():
+            before, after = trim(library)
+            print(f"ICU data {library.relative_to(APP)}: {before / 2**20:.1f} MB -> {after / 2**20:.1f} MB")
+
+
+def link_duplicate_libraries() -> None:
+    """llama-cpp-python's wheel holds each library under two names (libllama.so, libllama.so.0): the
+    versioned name, which the others ask for by soname, becomes a link to the plain one (about 2 MB)."""
+    if platform.system() == "Windows":
+        return
+    for versioned in (APP / "_internal" / "llama_cpp" / "lib").glob("lib*.so.*"):
+        plain = versioned.with_name(versioned.name.split(".so")[0] + ".so")
+        if (versioned.is_file() and not versioned.is_symlink() and plain.is_file()
+                and versioned.read_bytes() == plain.read_bytes()):
+            versioned.unlink()
+            versioned.symlink_to(plain.name)
 
 
 def strip_libraries() -> None:

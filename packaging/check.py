@@ -58,7 +58,7 @@ def main() -> int:
 
 
 def check_help(env: dict[str, str]) -> bool:
-    proc = subprocess.run([str(EXECUTABLE), "--help"], env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([str(EXECUTABLE), "--help"], check=False, env=env, capture_output=True, text=True, timeout=60)
     ok = proc.returncode == 0 and "usage: modelscout" in proc.stdout
     print(f"{'ok  ' if ok else 'FAIL'} cli: `modelscout --help` exit {proc.returncode}")
     return ok
@@ -68,7 +68,7 @@ def check_self_test(env: dict[str, str], model: Path) -> bool:
     started = time.perf_counter()
     try:
         proc = subprocess.run([str(EXECUTABLE), "--self-test", "--model", str(model)], env=env, text=True,
-                              capture_output=True, timeout=SELF_TEST_LIMIT_S + 30)
+                              capture_output=True, check=False, timeout=SELF_TEST_LIMIT_S + 30)
     except subprocess.TimeoutExpired:
         print(f"FAIL self-test: still running after {SELF_TEST_LIMIT_S + 30} s")
         return False
@@ -90,7 +90,7 @@ def check_time_to_window(env: dict[str, str]) -> bool:
     times = []
     for _ in range(3):
         started = time.perf_counter()
-        proc = subprocess.run([str(EXECUTABLE)], env=env, capture_output=True, text=True, timeout=60)
+        proc = subprocess.run([str(EXECUTABLE)], env=env, capture_output=True, text=True, timeout=60, check=False)
         if proc.returncode != 0 or "window shown" not in proc.stdout:
             print(f"FAIL time to window: exit {proc.returncode}, {proc.stderr.strip()[-500:]}")
             return False
