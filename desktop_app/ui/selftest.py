@@ -5,7 +5,6 @@ style or a screen's module fails here rather than in a user's hands."""
 from __future__ import annotations
 
 import sys
-import time
 
 from PySide6.QtCore import QEventLoop, QTimer, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication
@@ -53,7 +52,4 @@ def _quiet_offscreen(_kind: object, _context: object, message: str) -> None:
 def _pump(ms: int) -> None:
     loop = QEventLoop()
     QTimer.singleShot(ms, loop.quit)
-    deadline = time.perf_counter() + ms / 1000 + 5
-    loop.exec()
-    if time.perf_counter() > deadline:  # pragma: no cover - a hung event loop shows as a slow step
-        raise RuntimeError("the event loop did not come back")
+    loop.exec()  # a hung step is caught by the self-test's own time limit

@@ -314,24 +314,24 @@ class ComparePage(QWidget):
         names = placeholders(self.system_edit.toPlainText(), self.prompt_edit.toPlainText())
         if names == list(self.variable_fields):
             return
-        for name, field in self.variable_fields.items():
-            self._values[name] = field.text()
+        for name, edit in self.variable_fields.items():
+            self._values[name] = edit.text()
         while self.variables_form.rowCount():
             self.variables_form.removeRow(0)
         self.variable_fields = {}
         for name in names:
-            field = QLineEdit(self._values.get(name, ""))
-            field.setObjectName(f"variable-{name}")
-            field.setPlaceholderText(f"value for {{{name}}}")
-            field.setToolTip(f"Replaces {{{name}}} in the prompt before it is sent")
-            field.textChanged.connect(self._clear_inline_error)
-            self.variables_form.addRow(f"{{{name}}}", field)
-            self.variable_fields[name] = field
+            edit = QLineEdit(self._values.get(name, ""))
+            edit.setObjectName(f"variable-{name}")
+            edit.setPlaceholderText(f"value for {{{name}}}")
+            edit.setToolTip(f"Replaces {{{name}}} in the prompt before it is sent")
+            edit.textChanged.connect(self._clear_inline_error)
+            self.variables_form.addRow(f"{{{name}}}", edit)
+            self.variable_fields[name] = edit
         self.variables_box.setVisible(bool(names))
         self._clear_inline_error()
 
     def values(self) -> dict[str, str]:
-        return {name: field.text() for name, field in self.variable_fields.items()}
+        return {name: edit.text() for name, edit in self.variable_fields.items()}
 
     def _show_inline_error(self, message: str) -> None:
         self.inline_error.setText(message)
@@ -339,8 +339,8 @@ class ComparePage(QWidget):
 
     def _clear_inline_error(self) -> None:
         self.inline_error.hide()
-        for field in self.variable_fields.values():
-            self._mark_invalid(field, False)
+        for edit in self.variable_fields.values():
+            self._mark_invalid(edit, False)
 
     @staticmethod
     def _mark_invalid(field: QLineEdit, invalid: bool) -> None:
