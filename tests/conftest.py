@@ -120,6 +120,17 @@ def tiny_model(tmp_path: Path) -> Path:
     return write_tiny_gguf(tmp_path / "tiny.gguf")
 
 
+def is_worker(process) -> bool:
+    """A llama.cpp worker of ModelScout's (worker_process names it so, spawned or forked), not the resource
+    tracker, the fork server or another helper."""
+    import psutil
+
+    try:
+        return process.name() == "llama-worker"
+    except psutil.Error:
+        return False
+
+
 def small_model_verdict(hardware=None) -> str:
     """Where a model of a few hundred MiB (the demo models, tiny test GGUFs) runs on `hardware` (this machine,
     probed, by default): wholly on the GPU when llama.cpp can offload to one, since any GPU holds it, else on

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import psutil
 
+from tests.conftest import is_worker
+
 NOISE = ("Traceback", "BrokenPipeError", "KeyboardInterrupt", "leaked semaphore", "resource_tracker")
 
 
@@ -69,7 +71,7 @@ def helpers_of(pid: int) -> tuple[psutil.Process | None, list[psutil.Process]]:
         children = psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return None, []
-    workers = [c for c in children if "spawn_main" in " ".join(c.cmdline())]
+    workers = [c for c in children if is_worker(c)]
     return (workers[0] if len(workers) == 1 else None), children
 
 

@@ -17,6 +17,7 @@ from desktop_app.runner.runner import Runner
 from desktop_app.settings import Settings
 from desktop_app.storage.store import Store
 from desktop_app.suites import load_suite
+from tests.conftest import is_worker
 from tests.ggufs import write_tiny_gguf
 
 SAMPLING = Sampling(max_tokens=24)
@@ -127,8 +128,8 @@ def test_a_worker_crash_is_an_error_on_that_case_and_the_run_goes_on(
     killed = False
     for event in runner.execute(run_id):
         if isinstance(event, ev.TokenStreamed) and not killed:
-            for child in psutil.Process().children():
-                if "spawn_main" in " ".join(child.cmdline()):  # the worker, not the resource tracker
+            for child in psutil.Process().children(recursive=True):
+                if is_worker(child):  # not the resource tracker or the fork server
                     child.kill()
             killed = True
     rows = store.results(run_id)
@@ -190,5 +191,5 @@ def test_stopping_a_side_by_side_run_stops_every_model(store: Store, small_suite
         if isinstance(event, ev.TokenStreamed) and not cancel.is_set():
             cancel.set()
     assert events[-1].status == "interrupted"
-    assert not [p for p in psutil.Process().children() if "spawn_main" in " ".join(p.cmdline())
+    assert not [p for p in psutil.Process().children(recursive=True) if is_worker(p)
                 and p.is_running() and p.status() != psutil.STATUS_ZOMBIE]

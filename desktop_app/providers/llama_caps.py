@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import multiprocessing
 import os
 import shlex
 import sys
@@ -143,7 +142,7 @@ def _write_cache(cache: Path, caps: LlamaCapabilities) -> None:
 def _ask(version: str) -> LlamaCapabilities:
     from desktop_app.providers import llama_worker, worker_process
 
-    ctx = multiprocessing.get_context("spawn")
+    ctx = worker_process.context()
     receiver, sender = ctx.Pipe(duplex=False)
     try:  # a worker that leaves quietly with its parent and ignores the terminal's Ctrl-C
         proc = worker_process.start(ctx, llama_worker.capabilities_main, (sender,), "llama-capabilities")

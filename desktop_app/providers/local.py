@@ -81,7 +81,7 @@ class LocalProvider:
         if self.loaded:
             return
         check_chat_template(self.spec)
-        ctx = multiprocessing.get_context("spawn")  # fork is unsafe with threads and native state
+        ctx = worker_process.context()
         parent_conn, child_conn = ctx.Pipe()
         started = time.perf_counter()
         # A cancel is a message on the pipe, not a multiprocessing Event: an Event's semaphores are
@@ -242,7 +242,7 @@ def check_loadable(model_paths: list[str]) -> dict[str, str | None]:
     Reading only the vocabulary takes well under a second even for large models, and catches an
     architecture this llama.cpp does not know before a run is planned around it.
     """
-    ctx = multiprocessing.get_context("spawn")
+    ctx = worker_process.context()
     receiver, sender = ctx.Pipe(duplex=False)
     proc = worker_process.start(ctx, llama_worker.check_main, (sender, list(model_paths)), "llama-check")
     sender.close()

@@ -17,6 +17,7 @@ other programs: two models answering side by side share the cores.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 
@@ -41,9 +42,10 @@ class ThreadGovernor:
         self.current = self.most
         self.other_cores = 0.0  # what other programs used over the last interval, in cores
         self._own = [psutil.Process()]
+        parent = multiprocessing.parent_process()  # a fork server's child: the OS parent is the server
         try:
-            self._own.append(psutil.Process(os.getppid()))  # the app or CLI streaming the answers
-        except psutil.Error:
+            self._own.append(psutil.Process(parent.pid if parent is not None else os.getppid()))
+        except psutil.Error:  # the app or CLI streaming the answers is gone
             pass
         self._last = self._reading()
         self._wait_s = every_s
