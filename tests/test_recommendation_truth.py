@@ -3,6 +3,7 @@ with random weights, on the demo suite. Nothing here is simulated: four real mod
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from desktop_app.analysis.recommend import recommend_run
 from desktop_app.models.catalog import ModelCatalog
 from desktop_app.providers.base import Sampling
+from desktop_app.runner.events import ModelLoading
 from desktop_app.runner.runner import Runner
 from desktop_app.settings import Settings
 from desktop_app.storage.store import Store
@@ -67,8 +69,13 @@ def test_three_cases_cannot_decide_and_say_so_instead_of_picking_the_cheapest(
     small = demo_suite_copy(tmp_path / "three.jsonl", ids=chosen)
     runner = Runner(store, SETTINGS, ModelCatalog(tmp_path / "models.json"))
     paths = {m["model_key"]: m["path"] for m in store.run_models(run_id)}
-    three = runner.create_run(load_suite(small), [runner.spec_for(paths[keys[m]]) for m in ("q4", "q2")], SAMPLING)
-    list(runner.execute(three))  # every answer is reused from the four-model run
+    # As many at once as in the four-model run (three cases alone would be decoded 3 at once): the same
+    # setting, so every answer is that run's, reused rather than generated again.
+    parallel = json.loads(store.run_models(run_id)[0]["identity_json"])["parallel"]
+    three = runner.create_run(load_suite(small), [runner.spec_for(paths[keys[m]]) for m in ("q4", "q2")], SAMPLING,
+                              parallel=parallel)
+    assert not any(isinstance(e, ModelLoading) for e in runner.execute(three))
+    assert all(r["reused_from"] for r in store.results(three))
     advice = recommend_run(store, three, SETTINGS, axis="size")
     assert not advice.decided and "cannot" in advice.reason.lower(), advice.reason
     assert advice.more_cases_needed and advice.more_cases_needed > 3
@@ -77,7 +84,6 @@ def test_three_cases_cannot_decide_and_say_so_instead_of_picking_the_cheapest(
 
 
 def test_results_and_recommend_commands_show_tags_verdicts_and_the_paragraph(four_models, capsys) -> None:
-    import json
     import shutil
 
     from desktop_app import cli, paths
