@@ -53,6 +53,7 @@ bench: setup
 	$(BIN)/python benchmarks/engine_overhead.py
 	$(BIN)/python benchmarks/metadata_speed.py
 	$(BIN)/python benchmarks/startup_time.py
+	$(BIN)/python benchmarks/worker_start.py
 	$(BIN)/python benchmarks/ui_responsiveness.py
 	$(BIN)/python benchmarks/api_overhead.py
 
