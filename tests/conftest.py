@@ -99,14 +99,6 @@ def store(tmp_path: Path):
 
 
 @pytest.fixture(scope="session")
-def demo_q8(demo_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo model requantized up to Q8_0 (no better than its Q4_1 source, larger and slower)."""
-    from desktop_app.models.quantize import quantize
-
-    return quantize(demo_model, "Q8_0", tmp_path_factory.mktemp("q8") / "SmolLM2-135M-Instruct.Q8_0.gguf")
-
-
-@pytest.fixture(scope="session")
 def random_model(demo_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo model's architecture, tokenizer, tensor types and size with random weights: the floor of
     quality."""

@@ -202,11 +202,11 @@ def test_a_run_killed_midway_resumes_without_losing_answers(demo_model: Path, mo
             proc.kill()
             break
     proc.wait(timeout=60)
-    run_id = json.loads(modelscout("runs", "--json", home=modelscout_home).stdout)[0]["id"]
     with sqlite3.connect(modelscout_home / "modelscout.db") as conn:
+        (run_id,) = conn.execute("select id from runs").fetchone()
         kept = conn.execute("select count(*) from results where run_id = ?", [run_id]).fetchone()[0]
     assert 1 <= kept < 3
-    resumed = modelscout("run", "--resume", run_id, "--json", home=modelscout_home)
+    resumed = modelscout_here("run", "--resume", run_id, "--json", home=modelscout_home, check=True)
     assert f"resuming: {kept} of 3 answers already stored" in resumed.stderr
     data = json.loads(resumed.stdout)
     assert data["status"] == "complete" and data["models"][0]["answered"] == 3

@@ -10,6 +10,7 @@ no false alarms.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,9 +31,16 @@ def python_files(*folders: Path) -> list[Path]:
     return sorted(p for folder in folders for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
 
 
-def parsed(*folders: Path) -> Iterator[tuple[Path, ast.Module]]:
+def parsed(*folders: Path) -> Iterator[tuple[Path, list[ast.AST]]]:
+    """Each file with every node of its syntax tree."""
     for path in python_files(*(folders or (TESTS,))):
-        yield path, ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        yield path, nodes_of(path)
+
+
+@functools.cache
+def nodes_of(path: Path) -> list[ast.AST]:
+    """A file's nodes, parsed and walked once for every check here (the checks only read them)."""
+    return list(ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))))
 
 
 def where(path: Path, node: ast.AST) -> str:
@@ -115,9 +123,9 @@ def unchecked(test: ast.AST) -> str:
     return cannot_fail(test) or mixed_chain(test) or conditional_assert(test)
 
 
-def swallowing_handlers(path: Path, tree: ast.Module) -> Iterator[str]:
+def swallowing_handlers(path: Path, nodes: list[ast.AST]) -> Iterator[str]:
     """Handlers that catch what a failed assert in their try block raises, and do not raise it again."""
-    for node in ast.walk(tree):
+    for node in nodes:
         if not isinstance(node, ast.Try):
             continue
         if not any(isinstance(n, ast.Assert) for stmt in node.body for n in ast.walk(stmt)):
@@ -131,9 +139,9 @@ def swallowing_handlers(path: Path, tree: ast.Module) -> Iterator[str]:
                 yield f"{where(path, handler)}: `except {', '.join(sorted(names))}` swallows the asserts above it"
 
 
-def early_returns(path: Path, tree: ast.Module) -> Iterator[str]:
+def early_returns(path: Path, nodes: list[ast.AST]) -> Iterator[str]:
     """A `return` in a test function: it passes without checking what comes after (nested functions aside)."""
-    for test in ast.walk(tree):
+    for test in nodes:
         if not (isinstance(test, ast.FunctionDef) and test.name.startswith("test_")):
             continue
         inside = list(ast.iter_child_nodes(test))
@@ -149,12 +157,12 @@ def early_returns(path: Path, tree: ast.Module) -> Iterator[str]:
 
 def test_every_assertion_can_fail() -> None:
     offences = []
-    for path, tree in parsed():
-        for node in ast.walk(tree):
+    for path, nodes in parsed():
+        for node in nodes:
             if isinstance(node, ast.Assert) and unchecked(node.test):
                 offences.append(f"{where(path, node)}: {unchecked(node.test)}")
-        offences.extend(swallowing_handlers(path, tree))
-        offences.extend(early_returns(path, tree))
+        offences.extend(swallowing_handlers(path, nodes))
+        offences.extend(early_returns(path, nodes))
     assert offences == []
 
 
@@ -182,10 +190,10 @@ def in_some_checkout(text: str) -> bool:
 def test_no_test_or_script_depends_on_a_fixed_absolute_path() -> None:
     """A checkout lives anywhere and tests run side by side: paths come from __file__, fixtures or tmp_path."""
     offences = []
-    for path, tree in parsed(TESTS, ROOT / "scripts", ROOT / "benchmarks"):
+    for path, nodes in parsed(TESTS, ROOT / "scripts", ROOT / "benchmarks"):
         if path == Path(__file__).resolve():  # its own examples below
             continue
-        for node in ast.walk(tree):
+        for node in nodes:
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and fixed_path(node.value):
                 offences.append(f"{where(path, node)}: {node.value!r} is {fixed_path(node.value)}")
     assert offences == []
@@ -208,9 +216,9 @@ def skip_reason_missing(call: ast.Call) -> str:
 
 def test_every_skip_says_why() -> None:
     offences = []
-    for path, tree in parsed():
-        called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
-        for node in ast.walk(tree):
+    for path, nodes in parsed():
+        called = {id(node.func) for node in nodes if isinstance(node, ast.Call)}
+        for node in nodes:
             if dotted(node) in ("pytest.mark.skip", "pytest.mark.xfail") and id(node) not in called:
                 offences.append(f"{where(path, node)}: @{dotted(node)} without a reason")
             if isinstance(node, ast.Call) and dotted(node.func).startswith("pytest.") and skip_reason_missing(node):
@@ -256,13 +264,13 @@ def test_the_rules_pass_assertions_that_can_fail(source: str) -> None:
 
 def test_the_rules_flag_a_handler_that_swallows_an_assert_and_an_early_return() -> None:
     fake = TESTS / "fake.py"
-    swallowed = ast.parse("try:\n    assert f()\nexcept AssertionError:\n    pass\n")
+    swallowed = list(ast.walk(ast.parse("try:\n    assert f()\nexcept AssertionError:\n    pass\n")))
     assert [line.split(": ", 1)[1] for line in swallowing_handlers(fake, swallowed)] == \
         ["`except AssertionError` swallows the asserts above it"]
-    reraised = ast.parse("try:\n    assert f()\nexcept AssertionError:\n    log()\n    raise\n")
+    reraised = list(ast.walk(ast.parse("try:\n    assert f()\nexcept AssertionError:\n    log()\n    raise\n")))
     assert list(swallowing_handlers(fake, reraised)) == []
-    returns = ast.parse("def test_x():\n    if not ready():\n        return\n    assert go()\n"
-                        "def test_y():\n    def helper():\n        return 1\n    assert helper()\n")
+    returns = list(ast.walk(ast.parse("def test_x():\n    if not ready():\n        return\n    assert go()\n"
+                                      "def test_y():\n    def helper():\n        return 1\n    assert helper()\n")))
     assert [line.split(": ", 1)[0] for line in early_returns(fake, returns)] == ["tests/fake.py:3"]
 
 

@@ -63,14 +63,15 @@ def test_the_automatic_setting_adapts_and_a_set_number_is_kept(demo_model: Path)
 @pytest.mark.skipif(CPUS < 2 or (psutil.cpu_count(logical=False) or 1) < 2,
                     reason="one core: there is no thread to give up")
 def test_a_real_answer_decodes_with_the_free_cores_while_another_program_is_busy(
-        demo_model: Path, busy_core: subprocess.Popen) -> None:
+        demo_model: Path, tiny_model: Path, busy_core: subprocess.Popen) -> None:
     most = psutil.cpu_count(logical=False) or CPUS
     answers: dict[bool, Result] = {}
-    # A plain-text prompt of a few tokens: 2 threads on one free core crawl (0.3 tok/s was measured), so the
-    # fixed count gets one token, enough to say what it decoded with.
-    for adapt, tokens in ((True, 24), (False, 1)):
+    # A plain-text prompt of a few tokens. 2 threads on one free core crawl (0.3 tok/s was measured; each of a
+    # step's hundreds of barriers waits for a time slice), so the fixed count answers with a two-layer model:
+    # one token, enough to say what it decoded with.
+    for adapt, model, tokens in ((True, demo_model, 24), (False, tiny_model, 1)):
         request = Request.chat("Once upon a time", sampling=Sampling(max_tokens=tokens))
-        provider = LocalProvider(LocalModelSpec(path=str(demo_model), n_ctx=512, n_threads=most,
+        provider = LocalProvider(LocalModelSpec(path=str(model), n_ctx=512, n_threads=most,
                                                 adapt_threads=adapt, chat_template="completion"))
         try:
             provider.load()

@@ -151,7 +151,16 @@ def module_pool():
 def pooled(ctx, module_pool):
     """The context runs on the module's pool, whose models stay loaded between tests as the app keeps them
     loaded between runs: for tests whose subject is not loading (nor killing a worker). The context's own
-    pool is put back before it closes, which closes only that one."""
+    pool is put back before it closes (also when a window closes it), which closes only that one."""
     own, ctx.pool = ctx.pool, module_pool
+    close = ctx.close
+
+    def close_own() -> None:
+        """A window's close closes its context: pytest-qt closes the test's windows before fixtures end, and
+        that must close the context's own pool, leaving the module's models loaded."""
+        ctx.pool = own
+        close()
+
+    ctx.close = close_own
     yield module_pool
     ctx.pool = own
