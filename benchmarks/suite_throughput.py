@@ -1,19 +1,28 @@
 """A suite's answers per minute on one local model: one case at a time against several decoded together.
 
-The same suite (the demo suite's cases, 64 tokens each unless told otherwise) runs through the real runner
-and worker three times in one process: with `parallel=1` (one case at a time), then twice with the
-automatic setting (as many cases at once as memory allows). Each run is timed end to end from `execute`
-to its end, prompts included, model load left out (each run's own ModelLoaded time is subtracted, and
-printed). It prints answers per minute for both settings and their ratio; how many batched answers are
-identical to the one-at-a-time answers, and whether the two batched runs agree answer for answer; and
-the pass rate of each setting on the suite's checks with McNemar's exact test on the paired cases, so a
-change in quality beyond noise shows.
+The same suite (the demo suite's cases unless told otherwise, up to 64 tokens each) runs through the real
+runner and worker in rounds: each round one case at a time (`parallel=1`), then with the automatic setting
+(as many cases at once as memory allows), so a shared machine's drift falls on both sides of each round's
+ratio; the median over the rounds is the figure. Each run is timed end to end from `execute` to its end,
+prompts included, model load left out (each run's own ModelLoaded time is subtracted). It prints answers per
+minute and the ratio of each round; how many batched answers are identical to the one-at-a-time answers, and
+whether every run of a setting repeats its answers; and the pass rate of each setting on the suite's checks
+with McNemar's exact test on the paired cases, so a change in quality beyond noise shows.
 
 Goals (issue 11): >= 1.5x for the demo model, >= 2.5x for a model with a large vocabulary (for one
 without a real one at hand: `python benchmarks/big_vocab_model.py /tmp/big.gguf`).
 
-    .venv/bin/python benchmarks/suite_throughput.py [--model PATH ...] [--cases 23] [--max-tokens 64]
-                                                    [--threads N] [--parallel N] [--kv-split]
+What batching can gain depends on the suite. A prompt is read at the same cost per token one case at a time
+or many at once (on a CPU both are bound by arithmetic), while generation gains from sharing each read of the
+weights: the demo suite's short answers (about 20 tokens after a 24-token prompt) leave less to gain than
+`--suite benchmarks/suites/writing.jsonl`, whose answers all run to the limit. `--native` runs
+llama.cpp's own llama-batched-bench at the suite's mean shapes (new prompt tokens and tokens written per
+case, one sequence against as many as the batched run used) and prints its ratio beside ModelScout's:
+the most those shapes allow on this machine (benchmarks/native.py builds the tool).
+
+    .venv/bin/python benchmarks/suite_throughput.py [--model PATH ...] [--suite PATH] [--cases N]
+                                                    [--max-tokens 64] [--threads N] [--parallel N]
+                                                    [--rounds 2] [--kv-split] [--native]
 
 Uses a throwaway data folder. Figures taken on a busy machine are not comparable: the load average is
 printed before and after.
@@ -23,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -53,7 +63,10 @@ def timed_run(runner, suite, model: Path, sampling, parallel: int | None, thread
             "tokens": sum(r["completion_tokens"] or 0 for r in rows.values())}
 
 
-def bench(model: Path, cases: int, max_tokens: int, threads: int | None, parallel: int | None) -> None:
+def bench(model: Path, suite_path: Path, cases: int, max_tokens: int, threads: int | None, parallel: int | None,
+          rounds: int, native: bool) -> None:
+    """`rounds` rounds, each one case at a time then batched (then llama-batched-bench with --native), so a
+    shared machine's drift falls on both sides of every ratio; the medians are the figures."""
     from desktop_app.analysis.stats import mcnemar_counts, mcnemar_exact_p
     from desktop_app.providers.base import Sampling
     from desktop_app.runner.runner import Runner
@@ -61,51 +74,88 @@ def bench(model: Path, cases: int, max_tokens: int, threads: int | None, paralle
     from desktop_app.storage.store import Store
     from desktop_app.suites import Suite, load_suite
 
-    full = load_suite(SUITE)
+    full = load_suite(suite_path)
     # The cases' own token limits are dropped: every answer may write max_tokens.
     suite = Suite.from_dict({**full.to_dict(), "cases": [{**c.to_dict(), "max_tokens": None}
                                                          for c in full.cases[:cases]]})
+    n = len(suite.cases)
     sampling = Sampling(max_tokens=max_tokens)
+    print(f"\n{model.name}: {n} cases of {suite_path.name}, up to {max_tokens} tokens each, "
+          f"threads {threads or 'default'}, {rounds} rounds")
+    ones, batches, natives = [], [], []
     with tempfile.TemporaryDirectory() as home:
         os.environ["MODELSCOUT_HOME"] = home
         store = Store(Path(home) / "runs.db")
         runner = Runner(store, Settings())
-        one = timed_run(runner, suite, model, sampling, 1, threads)
-        batched = timed_run(runner, suite, model, sampling, parallel, threads)
-        again = timed_run(runner, suite, model, sampling, parallel, threads)
+        for number in range(1, rounds + 1):
+            one = timed_run(runner, suite, model, sampling, 1, threads)
+            batched = timed_run(runner, suite, model, sampling, parallel, threads)
+            ones.append(one)
+            batches.append(batched)
+            ratio = one["seconds"] / batched["seconds"]
+            line = (f"  round {number}: parallel 1 {one['seconds']:5.1f} s ({n / one['seconds'] * 60:6.1f} "
+                    f"answers/min, {one['tokens'] / one['seconds']:5.1f} tok/s), parallel {batched['parallel']} "
+                    f"{batched['seconds']:5.1f} s ({n / batched['seconds'] * 60:6.1f} answers/min, "
+                    f"{batched['tokens'] / batched['seconds']:5.1f} tok/s): {ratio:.2f}x")
+            if native:
+                natives.append(native_ratio(model, one, batched, threads))
+                line += f"; llama-batched-bench {natives[-1][0]:.2f}x"
+            print(line, flush=True)
         store.close()
-    n = len(suite.cases)
-    per_minute = {name: n / run["seconds"] * 60 for name, run in (("one", one), ("batched", batched), ("again", again))}
+    ratios = [one["seconds"] / batched["seconds"] for one, batched in zip(ones, batches)]
+    setting = f"parallel {batches[0]['parallel']}" + (" (auto)" if parallel is None else "")
+    print(f"  median ratio, {setting} / one at a time: {statistics.median(ratios):.2f}x "
+          f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)}; load not counted: "
+          f"{statistics.median(b['load_s'] for b in batches):.1f} s)")
+    if natives:
+        native_median = statistics.median(r for r, _ in natives)
+        print(f"  llama-batched-bench at the mean shapes ({natives[0][1]}): median {native_median:.2f}x; "
+              f"ModelScout reaches {statistics.median(ratios) / native_median:.2f} of it")
+    one, batched = ones[0], batches[0]
     same_as_one = sum(one["rows"][c]["text"] == batched["rows"][c]["text"] for c in one["rows"])
-    reproduced = sum(batched["rows"][c]["text"] == again["rows"][c]["text"] for c in batched["rows"])
+    reproduced = all(b["rows"][c]["text"] == batched["rows"][c]["text"] for b in batches for c in b["rows"])
+    ones_reproduced = all(o["rows"][c]["text"] == one["rows"][c]["text"] for o in ones for c in o["rows"])
+    print(f"  answers identical to one at a time: {same_as_one} of {n}; every batched run identical to the "
+          f"first: {'yes' if reproduced else 'NO'}; every one-at-a-time run too: "
+          f"{'yes' if ones_reproduced else 'NO'}")
     passed_one = {c: bool(r["grade_passed"]) for c, r in one["rows"].items() if r["grade_passed"] is not None}
     passed_batched = {c: bool(r["grade_passed"]) for c, r in batched["rows"].items()
                       if r["grade_passed"] is not None}
     only_one, only_batched = mcnemar_counts(passed_one, passed_batched)
-    print(f"\n{model.name}: {n} cases, up to {max_tokens} tokens each, threads {threads or 'default'}")
-    for name, run in (("parallel 1", one), (f"parallel {batched['parallel']} (auto)" if parallel is None
-                                             else f"parallel {batched['parallel']}", batched),
-                      ("  same again", again)):
-        key = {"parallel 1": "one", "  same again": "again"}.get(name, "batched")
-        print(f"  {name:<22} {run['seconds']:7.1f} s  {per_minute[key]:7.1f} answers/min  "
-              f"{run['tokens'] / run['seconds']:7.1f} tok/s overall  (load {run['load_s']:.1f} s, not counted)")
-    print(f"  ratio batched / one at a time: {per_minute['batched'] / per_minute['one']:.2f}x "
-          f"(second batched run: {per_minute['again'] / per_minute['one']:.2f}x)")
-    print(f"  answers identical to one at a time: {same_as_one} of {n}; "
-          f"two batched runs identical: {reproduced} of {n}")
     print(f"  passed: one at a time {sum(passed_one.values())}/{len(passed_one)}, batched "
           f"{sum(passed_batched.values())}/{len(passed_batched)}; McNemar exact p = "
           f"{mcnemar_exact_p(only_one, only_batched):.3f} ({only_one} pass only one at a time, "
           f"{only_batched} only batched)")
 
 
+def native_ratio(model: Path, one: dict, batched: dict, threads: int | None) -> tuple[float, str]:
+    """llama-batched-bench at the one-at-a-time run's mean shapes: its end-to-end ratio for `parallel`
+    sequences against one (answers per minute, as above), and the shapes in words."""
+    from benchmarks import native
+    from desktop_app.models.hardware import probe
+
+    rows = one["rows"].values()
+    n_prompt = round(sum((r["prompt_tokens"] or 0) - (r["cached_tokens"] or 0) for r in rows) / len(rows))
+    n_gen = max(1, round(sum(r["completion_tokens"] or 0 for r in rows) / len(rows)))
+    parallel = batched["parallel"]
+    threads = threads or probe().default_threads
+    figures = {row["pl"]: row for row in native.batched_bench(model, threads, n_prompt, n_gen, (1, parallel))}
+    return (parallel * figures[1]["t"] / figures[parallel]["t"],
+            f"{n_prompt}-token prompts, {n_gen} tokens each, {parallel} sequences against one, {threads} threads")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", action="append", type=Path, help="a GGUF file (default: the demo model)")
-    parser.add_argument("--cases", type=int, default=23, help="cases of the demo suite to run (at most 23)")
+    parser.add_argument("--suite", type=Path, default=SUITE, help="the suite to run (default: the demo suite)")
+    parser.add_argument("--cases", type=int, default=23, help="run the suite's first N cases (default: 23)")
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--threads", type=int, help="CPU threads (default: ModelScout's, one per core)")
     parser.add_argument("--parallel", type=int, help="cases at once for the batched runs (default: automatic)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="rounds of one at a time then batched; the median ratio is the figure (default 2)")
+    parser.add_argument("--native", action="store_true",
+                        help="also run llama-batched-bench at the suite's mean shapes and print its ratio")
     parser.add_argument("--kv-split", action="store_true",
                         help="a KV cache stream per sequence instead of one unified cache (to compare)")
     args = parser.parse_args()
@@ -114,7 +164,8 @@ def main() -> None:
         print("KV cache: one stream per sequence (kv_unified = false)")
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     for model in args.model or [DEMO]:
-        bench(model, args.cases, args.max_tokens, args.threads, args.parallel)
+        bench(model, args.suite, args.cases, args.max_tokens, args.threads, args.parallel, args.rounds,
+              args.native)
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
 
 

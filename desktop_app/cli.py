@@ -127,7 +127,7 @@ def _parser() -> argparse.ArgumentParser:
                      "programs keep cores busy)")
     run.add_argument("--parallel", type=_positive_int, metavar="N",
                      help="cases a local model decodes at once (default: settings, else as many as memory "
-                          "allows, at most 16; 1: one at a time)")
+                          "allows, at most 32; 1: one at a time)")
     run.add_argument("--gpu-layers", type=int, help="layers to offload to a GPU (-1: all)")
     run.add_argument("--max-tokens", type=_positive_int, help="longest answer in tokens")
     run.add_argument("--temperature", type=float)

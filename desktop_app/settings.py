@@ -29,7 +29,7 @@ class Settings:
     device_watts: float = 65.0
     threads: int | None = None  # None: llama.cpp's default for this machine
     # Cases of a suite a local model decodes together (continuous batching); None: as many as the
-    # memory the fit estimate allows (at most 16), 1: one at a time.
+    # memory the fit estimate allows (at most 32), 1: one at a time.
     parallel: int | None = None
     gpu_layers: int = -1  # -1: offload every layer when a GPU is there
     context_size: int = 4096

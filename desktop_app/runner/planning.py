@@ -30,9 +30,12 @@ from desktop_app.settings import Settings
 from desktop_app.storage.store import Store, dumps
 from desktop_app.suites import Case, Suite
 
-# The most cases one model decodes together when the user set no number: llama.cpp's aggregate speed
-# on 2 cores still grows from 8 to 16 sequences, and little beyond.
-MAX_AUTO_PARALLEL = 16
+# The most cases one model decodes together when the user set no number. Beyond 16 sequences llama.cpp's
+# aggregate speed on 2 cores grows little, but a suite that fits in one batch does not wait on a second
+# batch of a few: the demo suite's 23 cases ran 1.31x (demo model) and 2.47x (262k vocabulary) faster than
+# one at a time when all were decoded together, against 1.15x and 2.10x as 16 then 7
+# (benchmarks/suite_throughput.py, medians of 2-3 rounds).
+MAX_AUTO_PARALLEL = 32
 # Tokens a chat template may add around a prompt (role markers, a default system prompt).
 TEMPLATE_ALLOWANCE = 128
 

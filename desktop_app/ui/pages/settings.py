@@ -408,7 +408,7 @@ class SettingsPage(QWidget):
         self.parallel.setSpecialValueText("Automatic")
         self.parallel.setToolTip("Cases of a suite a local model decodes together: several at once finish a "
                                  "suite sooner for about the cost of one. Automatic: as many as memory allows "
-                                 "(at most 16); 1: one at a time")
+                                 "(at most 32); 1: one at a time")
         self._add(form, "parallel", self.parallel, lambda: self.parallel.value() or None,
                   lambda value: self.parallel.setValue(value or 0))
 
