@@ -54,6 +54,8 @@ bench: setup
 	$(BIN)/python benchmarks/metadata_speed.py
 	$(BIN)/python benchmarks/startup_time.py
 	$(BIN)/python benchmarks/worker_start.py
+	$(BIN)/python benchmarks/suite_throughput.py
+	$(BIN)/python benchmarks/suite_throughput.py --suite benchmarks/suites/writing.jsonl
 	$(BIN)/python benchmarks/ui_responsiveness.py
 	$(BIN)/python benchmarks/api_overhead.py
 
