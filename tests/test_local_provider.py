@@ -183,10 +183,10 @@ def test_a_cancel_stops_a_long_prompt_in_the_middle_of_its_step(demo_model: Path
     provider = LocalProvider(LocalModelSpec(str(demo_model), n_ctx=1024, n_threads=2, n_batch=1024))
     try:
         provider.load()
-        prompt = " ".join(f"Item {n} is a red box." for n in range(32))  # about 300 tokens
+        prompt = " ".join(f"Item {n} is a red box." for n in range(16))  # about 150 tokens
         request = Request.chat(prompt + " Which item is blue?", sampling=Sampling(max_tokens=8))
         _, whole = collect(provider, request)  # the same step uncancelled, for its length
-        assert whole.prompt_tokens > 250 and whole.time_to_first_token_ms > 300
+        assert whole.prompt_tokens > 120 and whole.time_to_first_token_ms > 300
         cancel = threading.Event()
         timer = threading.Timer(whole.time_to_first_token_ms / 1000 / 4, cancel.set)
         timer.start()
