@@ -148,7 +148,7 @@ def test_whole_number_scores_resample_to_the_very_same_means(kind: str) -> None:
                   "fractions": np.round(rng.random(k), 2) + 0.001}[kind]
         assert (_as_small_integers(values) is None) == (kind == "fractions")
         draws = np.random.default_rng(5)
-        rows = max(1, 4_000_000 // k)
-        expected = np.concatenate([values[draws.integers(0, k, size=(min(rows, 2000 - start), k))].mean(axis=1)
-                                   for start in range(0, 2000, rows)])
-        assert np.array_equal(_resampled_means(values, 5, 2000), expected)
+        rows = max(1, 4_000_000 // k)  # resamples per chunk: 160 of 25,000 cases, so 400 take three chunks
+        expected = np.concatenate([values[draws.integers(0, k, size=(min(rows, 400 - start), k))].mean(axis=1)
+                                   for start in range(0, 400, rows)])
+        assert np.array_equal(_resampled_means(values, 5, 400), expected)

@@ -87,9 +87,14 @@ def app_look(app):
 @pytest.fixture(autouse=True)
 def no_look_leaks(qapp):
     """Whatever a test does to the application's style, style sheet, palette or font, the next test starts
-    from the look before it: widgets lay out by their style, so a leaked look changes later tests' sizes."""
+    from the look before it: widgets lay out by their style, so a leaked look changes later tests' sizes.
+    The test's closed windows are deleted first (pytest-qt only schedules it): a look that changes re-polishes
+    every widget still alive, and so would the next test's."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
     before = current_look(qapp)
     yield
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     restore_look(qapp, before)
 
 
@@ -164,3 +169,4 @@ def pooled(ctx, module_pool):
     ctx.close = close_own
     yield module_pool
     ctx.pool = own
+
