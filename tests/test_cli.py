@@ -86,7 +86,7 @@ def test_run_then_results_then_resume(demo_model: Path, modelscout_home: Path, s
     assert results["run_id"] == run_id and results["models"] == data["models"]
     table = modelscout_here("results", run_id[:4], check=True).stdout
     assert "SmolLM2-135M-Instruct.Q4_1" in table and "quality" in table
-    resumed = modelscout("run", "--resume", run_id, home=modelscout_home)
+    resumed = modelscout_here("run", "--resume", run_id, home=modelscout_home)
     assert resumed.returncode == 0 and run_id in resumed.stdout
     assert run_id in modelscout_here("runs", check=True).stdout
 

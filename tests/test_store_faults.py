@@ -94,13 +94,13 @@ def test_reading_commands_work_on_a_read_only_data_folder(modelscout_home: Path)
     run_id = folder_with_a_run(modelscout_home)
     before = sorted(p.name for p in modelscout_home.iterdir())
     with read_only(modelscout_home, modelscout_home / "modelscout.db"):
-        listed = modelscout(modelscout_home, "runs")
+        listed = modelscout(modelscout_home, "runs")  # a real process; the others in this one, the same code
         assert listed.returncode == 0 and run_id in listed.stdout, listed.stderr
-        results = modelscout(modelscout_home, "results", run_id)
+        results = modelscout_here("results", run_id, home=modelscout_home)
         assert results.returncode == 0 and "smol" in results.stdout and "4/4" in results.stdout, results.stderr
         for args in (["project", run_id, "--requests-per-day", "100"], ["recommend", run_id],
                      ["runs", "--json"], ["score", "--help"]):
-            proc = modelscout(modelscout_home, *args)
+            proc = modelscout_here(*args, home=modelscout_home)
             assert proc.returncode == 0 and "Traceback" not in proc.stderr, (args, proc.stderr)
         assert sorted(p.name for p in modelscout_home.iterdir()) == before
 
@@ -109,9 +109,10 @@ def test_writing_commands_on_a_read_only_data_folder_say_so_in_one_line(modelsco
                                                                         demo_model: Path) -> None:
     run_id = folder_with_a_run(modelscout_home)
     with read_only(modelscout_home, modelscout_home / "modelscout.db"):
-        for args in (["run", "--resume", run_id],
-                     ["run", "--suite", str(SUITES / "demo.jsonl"), "--model", str(demo_model)]):
-            proc = modelscout(modelscout_home, *args)
+        resume = modelscout(modelscout_home, "run", "--resume", run_id)  # a real process, then this one
+        new = modelscout_here("run", "--suite", str(SUITES / "demo.jsonl"), "--model", str(demo_model),
+                              home=modelscout_home)
+        for proc in (resume, new):
             assert proc.returncode == 1, proc.stderr
             assert one_line(proc) == (
                 f"modelscout: error: the data folder {modelscout_home} is read-only: make it writable, or choose "
