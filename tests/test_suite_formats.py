@@ -109,6 +109,15 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     assert error.line == 5 and "invalid YAML" in str(error) and "from line 3" in str(error)
 
 
+def test_yaml_syntax_errors_name_what_was_found(tmp_path: Path) -> None:
+    """Suites are read by libyaml's parser, whose messages leave out the character or alias it stopped at: a
+    refused file is read again by PyYAML's own, which names them."""
+    tab = load_error(write(tmp_path, "tab.yaml", "name: x\ncases:\n\t- prompt: a\n"))
+    assert tab.line == 3 and "found character '\\t' that cannot start any token" in str(tab), str(tab)
+    alias = load_error(write(tmp_path, "alias.yaml", "name: x\ncases:\n  - prompt: *intro\n"))
+    assert alias.line == 3 and "found undefined alias 'intro'" in str(alias), str(alias)
+
+
 def test_yaml_needs_cases(tmp_path: Path) -> None:
     error = load_error(write(tmp_path, "nocases.yaml", "name: x\ndescription: nothing here\n"))
     assert (error.line, error.field) == (1, "cases") and "list the cases under cases:" in str(error)

@@ -32,7 +32,7 @@ from desktop_app.suites import Case, Suite
 
 # The most cases one model decodes together when the user set no number. Beyond 16 sequences llama.cpp's
 # aggregate speed on 2 cores grows little, but a suite that fits in one batch does not wait on a second
-# batch of a few: the demo suite's 23 cases ran 1.31x (demo model) and 2.47x (262k vocabulary) faster than
+# batch of a few: the demo suite's 23 cases ran 1.28-1.31x (demo model) and 2.47-2.69x (262k vocabulary) faster than
 # one at a time when all were decoded together, against 1.15x and 2.10x as 16 then 7
 # (benchmarks/suite_throughput.py, medians of 2-3 rounds).
 MAX_AUTO_PARALLEL = 32

@@ -33,15 +33,21 @@ class LineList(list):
         return self.item_lines[index] if index < len(self.item_lines) else self.line
 
 
-# libyaml's parser when PyYAML was built with it (the wheels are): a large suite parses several times faster,
-# with the same nodes, marks and error messages.
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+class _Lines:
+    """What both loaders below keep besides the document: the keys written twice."""
 
-
-class _LineLoader(_SafeLoader):
     def __init__(self, stream: str):
         super().__init__(stream)
         self.duplicates: list[tuple[Any, int, int]] = []  # key, first line, repeated line
+
+
+class _LineLoader(_Lines, yaml.SafeLoader):
+    """PyYAML's parser in Python: its error messages name what it found (a tab, an alias)."""
+
+
+class _FastLineLoader(_Lines, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """libyaml's parser (PyYAML's wheels have it): the same nodes and marks, a large suite read several times
+    faster. Its error messages say less, so a document it refuses is read again by _LineLoader."""
 
 
 def _mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
@@ -71,8 +77,17 @@ def _sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LineList:
     return items
 
 
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
+for _loader in (_LineLoader, _FastLineLoader):
+    _loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+    _loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
+
+
+def _parse(text: str, loader_class: type) -> tuple[Any, list[tuple[Any, int, int]]]:
+    loader = loader_class(text)
+    try:
+        return loader.get_single_data(), loader.duplicates
+    finally:
+        loader.dispose()
 
 
 def load_yaml(text: str, shown: str, problems: Problems | None = None) -> Any:
@@ -80,9 +95,11 @@ def load_yaml(text: str, shown: str, problems: Problems | None = None) -> Any:
     mistake added to `problems` (so it is reported with the file's others), or raised without them."""
     own = problems is None
     problems = Problems(shown) if problems is None else problems
-    loader = _LineLoader(text)
     try:
-        document = loader.get_single_data()
+        try:
+            document, duplicates = _parse(text, _FastLineLoader)
+        except yaml.YAMLError:  # said again by the parser whose message names what it found
+            document, duplicates = _parse(text, _LineLoader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         started = error.context_mark
@@ -95,9 +112,7 @@ def load_yaml(text: str, shown: str, problems: Problems | None = None) -> Any:
                                     '": " or starts with a special character ({, [, *, &, !, |, >, %, @)') from None
     except yaml.YAMLError as error:
         raise Problems(shown).error(None, None, f"invalid YAML: {error}") from None
-    finally:
-        loader.dispose()
-    for key, first, line in loader.duplicates:
+    for key, first, line in duplicates:
         problems.add(line, str(key), f"this key is written twice (first on line {first}); keep one")
     if own:
         problems.raise_any()
