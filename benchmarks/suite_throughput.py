@@ -82,7 +82,7 @@ def bench(model: Path, suite_path: Path, cases: int, max_tokens: int, threads: i
     sampling = Sampling(max_tokens=max_tokens)
     print(f"\n{model.name}: {n} cases of {suite_path.name}, up to {max_tokens} tokens each, "
           f"threads {threads or 'default'}, {rounds} rounds")
-    ones, batches, natives = [], [], []
+    ones, batches, ratios, natives = [], [], [], []
     with tempfile.TemporaryDirectory() as home:
         os.environ["MODELSCOUT_HOME"] = home
         store = Store(Path(home) / "runs.db")
@@ -92,7 +92,7 @@ def bench(model: Path, suite_path: Path, cases: int, max_tokens: int, threads: i
             batched = timed_run(runner, suite, model, sampling, parallel, threads)
             ones.append(one)
             batches.append(batched)
-            ratio = one["seconds"] / batched["seconds"]
+            ratios.append(ratio := one["seconds"] / batched["seconds"])
             line = (f"  round {number}: parallel 1 {one['seconds']:5.1f} s ({n / one['seconds'] * 60:6.1f} "
                     f"answers/min, {one['tokens'] / one['seconds']:5.1f} tok/s), parallel {batched['parallel']} "
                     f"{batched['seconds']:5.1f} s ({n / batched['seconds'] * 60:6.1f} answers/min, "
@@ -102,7 +102,6 @@ def bench(model: Path, suite_path: Path, cases: int, max_tokens: int, threads: i
                 line += f"; llama-batched-bench {natives[-1][0]:.2f}x"
             print(line, flush=True)
         store.close()
-    ratios = [one["seconds"] / batched["seconds"] for one, batched in zip(ones, batches)]
     setting = f"parallel {batches[0]['parallel']}" + (" (auto)" if parallel is None else "")
     print(f"  median ratio, {setting} / one at a time: {statistics.median(ratios):.2f}x "
           f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)}; load not counted: "
@@ -115,9 +114,9 @@ def bench(model: Path, suite_path: Path, cases: int, max_tokens: int, threads: i
     same_as_one = sum(one["rows"][c]["text"] == batched["rows"][c]["text"] for c in one["rows"])
     reproduced = all(b["rows"][c]["text"] == batched["rows"][c]["text"] for b in batches for c in b["rows"])
     ones_reproduced = all(o["rows"][c]["text"] == one["rows"][c]["text"] for o in ones for c in o["rows"])
-    print(f"  answers identical to one at a time: {same_as_one} of {n}; every batched run identical to the "
-          f"first: {'yes' if reproduced else 'NO'}; every one-at-a-time run too: "
-          f"{'yes' if ones_reproduced else 'NO'}")
+    repeats = (f"; every batched run identical to the first: {'yes' if reproduced else 'NO'}; every "
+               f"one-at-a-time run too: {'yes' if ones_reproduced else 'NO'}" if rounds > 1 else "")
+    print(f"  answers identical to one at a time: {same_as_one} of {n}{repeats}")
     passed_one = {c: bool(r["grade_passed"]) for c, r in one["rows"].items() if r["grade_passed"] is not None}
     passed_batched = {c: bool(r["grade_passed"]) for c, r in batched["rows"].items()
                       if r["grade_passed"] is not None}
