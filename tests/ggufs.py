@@ -343,6 +343,22 @@ def copy_gguf_with_architecture(source: str | Path, target: str | Path, architec
     return _write(layout, target, entries)
 
 
+
+def tiny_copy_with_tokenizer(source: str | Path, target: str | Path, **shape: int) -> Path:
+    """A tiny random-weight llama (write_tiny_gguf's, shaped by `shape`) that speaks through `source`'s
+    tokenizer and chat template, copied byte for byte: it reads and writes the same tokens as the model at
+    `source` and formats its prompts the same way, at a sliver of the cost of a prompt."""
+    donor = _layout(source)
+    borrowed = [entry for entry in donor.entries if entry[0].startswith("tokenizer.")]
+    (count,) = struct.unpack_from("<Q", next(raw for key, _, raw in borrowed if key == "tokenizer.ggml.tokens"), 4)
+    body = write_tiny_gguf(Path(target).with_suffix(".body.gguf"), vocab_size=count, **shape)
+    layout = _layout(body)
+    entries = [entry for entry in layout.entries if not entry[0].startswith("tokenizer.")] + borrowed
+    try:
+        return _write(layout, target, entries)
+    finally:
+        body.unlink()
+
 # Random blocks of the quantized types a small model's file holds, built directly (quantizing random
 # floats would take seconds): each block's scale makes its weights spread like N(0, 0.02)'s, centred.
 _WEIGHT_STD = 0.02

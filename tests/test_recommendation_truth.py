@@ -1,5 +1,7 @@
-"""The recommendation where the truth is known: the demo model at two quantizations and a copy of it with
-random weights, on the demo suite. Nothing here is simulated: three real models answer."""
+"""The recommendation where the truth is known: the demo model at two quantizations and a tiny model with
+random weights that reads and writes through the demo model's tokenizer and chat template, on the demo
+suite. Nothing here is simulated: three real models answer. The random one is the cheapest and the fastest
+of the three by far: the bait a recommendation that trusted cost alone would take."""
 
 from __future__ import annotations
 
@@ -17,15 +19,17 @@ from desktop_app.settings import Settings
 from desktop_app.storage.store import Store
 from desktop_app.suites import load_suite
 from tests.conftest import SUITES, demo_suite_copy
+from tests.ggufs import tiny_copy_with_tokenizer
 
 SETTINGS = Settings(threads=2, context_size=1024)
 SAMPLING = Sampling(max_tokens=16)
 
 
 @pytest.fixture(scope="module")
-def three_models(tmp_path_factory, demo_model: Path, demo_variant: Path,
-                 random_model: Path) -> tuple[Store, str, dict[str, Path]]:
+def three_models(tmp_path_factory, demo_model: Path, demo_variant: Path) -> tuple[Store, str, dict[str, Path]]:
     folder = tmp_path_factory.mktemp("truth")
+    random_model = tiny_copy_with_tokenizer(demo_model, folder / "SmolLM2-tokenizer-random-tiny.gguf",
+                                            n_layer=2, n_embd=64, context_length=2048)
     store = Store(folder / "runs.db")
     runner = Runner(store, SETTINGS, ModelCatalog(folder / "models.json"))
     models = {"q4": demo_model, "q2": demo_variant, "random": random_model}
@@ -44,6 +48,8 @@ def test_random_weights_rank_last_and_are_never_recommended(three_models) -> Non
     advice = recommend_run(store, run_id, SETTINGS)
     verdicts = {m.model: m for m in advice.models}
     random = verdicts[keys["random"]]
+    for cheaper in ("cost_per_answer_usd", "wall_time_ms"):
+        assert getattr(random, cheaper) < min(getattr(m, cheaper) for m in advice.models if m is not random)
     assert random.verdict == "worse"
     assert random.quality == min(m.quality for m in advice.models)
     assert advice.recommended != keys["random"]

@@ -147,12 +147,13 @@ class GeneratorWorker(QObject):
     def _run(self) -> None:
         try:
             for item in self._make():
-                self._bridge.item.emit(item)
+                if not _tell(self._bridge.item, item):
+                    break  # no window left to show it: the generator is closed here (its `finally` runs)
         except BaseException as exc:  # handed to the UI, which shows it in plain words
-            self._bridge.error.emit(exc)
+            _tell(self._bridge.error, exc)
         finally:
             self._make = None  # what the job holds is let go here, on its own thread
-            self._bridge.done.emit()
+            _tell(self._bridge.done)
             self._ended.set()
 
     def _on_done(self) -> None:
@@ -167,7 +168,18 @@ def _work(token: int) -> None:
     worker = GeneratorWorker._active[token]
     worker._run()
     del worker
-    _reaper().released.emit(token)
+    _tell(_reaper().released, token)
+
+
+def _tell(signal: Any, *args: Any) -> bool:
+    """Emit `signal` from a work thread; False, quietly, when Qt's side of it is gone. At exit PySide's own
+    exit handler deletes Qt's objects while daemon work threads may still be ending a job: their signal then
+    raises "Signal source has been deleted", and the traceback reached the user's terminal."""
+    try:
+        signal.emit(*args)
+    except RuntimeError:
+        return False
+    return True
 
 
 class _Reaper(QObject):

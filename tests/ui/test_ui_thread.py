@@ -425,3 +425,37 @@ def test_finished_workers_are_freed_on_the_ui_thread(qtbot) -> None:
     qtbot.wait(50)
     assert sorted(finished) == list(range(300))
     assert len(freed_on) == 300 and set(freed_on) == {threading.main_thread().name}, set(freed_on)
+
+
+def test_a_job_ending_after_qt_is_gone_ends_quietly(qtbot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """At exit PySide deletes Qt's objects while a work thread may still be ending a job: the self-test
+    printed `RuntimeError: Signal source has been deleted` from a work thread into the terminal. The job
+    ends without a word, and its generator is closed (its `finally` runs), not left suspended."""
+    import shiboken6
+
+    from desktop_app.ui import workers
+
+    monkeypatch.setattr(workers, "_the_reaper", [])  # this test's own reaper, deleted below
+    go, closed, crashes = threading.Event(), threading.Event(), []
+    monkeypatch.setattr(threading, "excepthook", crashes.append)
+
+    def job():
+        try:
+            yield 1
+            go.wait(10)
+            yield 2
+            yield 3
+        finally:
+            closed.set()
+
+    seen: list[int] = []
+    worker = GeneratorWorker(job)
+    worker.yielded.connect(seen.append)
+    worker.start()
+    qtbot.waitUntil(lambda: seen == [1])
+    shiboken6.delete(worker._bridge)  # what PySide's exit handler does to every Qt object
+    shiboken6.delete(workers._the_reaper[0])
+    go.set()
+    assert worker.wait(10) and closed.wait(10), "the job ends and its generator is closed"
+    qtbot.wait(20)
+    assert crashes == [] and seen == [1]
