@@ -51,8 +51,8 @@ def make_runner(store: Store, refs: list[str], **settings) -> Runner:
                   ModelCatalog())
 
 
-def test_local_and_api_models_land_on_one_cost_axis(store: Store, small_suite: Path, demo_model: Path,
-                                                     demo_variant: Path, llama_server, monkeypatch) -> None:
+def test_local_and_api_models_land_on_one_cost_axis(store: Store, small_suite: Path, smol_tiny: Path,
+                                                     smol_tiny_b: Path, llama_server, monkeypatch) -> None:
     anthropic = FakeAnthropic(llama_server)
     try:
         api_ref = compatible_ref(llama_server.base_url)
@@ -61,7 +61,7 @@ def test_local_and_api_models_land_on_one_cost_axis(store: Store, small_suite: P
         monkeypatch.setenv("ANTHROPIC_API_KEY", anthropic.api_key)
         runner = make_runner(store, [api_ref, claude_ref], hardware_usd=1200.0)
         claude = ApiModelSpec("anthropic", "claude-loopback-1", anthropic.base_url)
-        specs = [runner.spec_for(demo_model), runner.spec_for(demo_variant), runner.spec_for(api_ref), claude]
+        specs = [runner.spec_for(smol_tiny), runner.spec_for(smol_tiny_b), runner.spec_for(api_ref), claude]
         suite = load_suite(small_suite)
         run_id = runner.create_run(suite, specs, SAMPLING, kind="compare")
         events = list(runner.execute(run_id))  # local models in turn, API models alongside

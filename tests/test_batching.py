@@ -140,15 +140,15 @@ def test_a_suite_run_decodes_its_cases_together_and_its_energy_adds_up(runner: R
     assert all(r["energy_joules"] > 0 and r["cost_usd"] > 0 for r in rows)
 
 
-def test_the_parallel_setting_is_part_of_an_answers_identity(runner: Runner, store: Store, demo_model: Path,
+def test_the_parallel_setting_is_part_of_an_answers_identity(runner: Runner, store: Store, smol_tiny: Path,
                                                              tmp_path: Path) -> None:
     suite = load_suite(demo_suite_copy(tmp_path / "two.jsonl", 2))
-    one = runner.create_run(suite, [runner.spec_for(demo_model)], SHORT, parallel=1)
+    one = runner.create_run(suite, [runner.spec_for(smol_tiny)], SHORT, parallel=1)
     list(runner.execute(one))
     assert {r["parallel"] for r in store.results(one)} == {1}
-    again = runner.create_run(suite, [runner.spec_for(demo_model)], SHORT, parallel=1)
+    again = runner.create_run(suite, [runner.spec_for(smol_tiny)], SHORT, parallel=1)
     assert all(e.reused for e in runner.execute(again) if isinstance(e, ev.CaseFinished))
-    batched_run = runner.create_run(suite, [runner.spec_for(demo_model)], SHORT, parallel=2)
+    batched_run = runner.create_run(suite, [runner.spec_for(smol_tiny)], SHORT, parallel=2)
     finished = [e for e in runner.execute(batched_run) if isinstance(e, ev.CaseFinished)]
     assert finished and not any(e.reused for e in finished), "a one-at-a-time answer is not a batched one"
     assert {r["parallel"] for r in store.results(batched_run)} == {2}

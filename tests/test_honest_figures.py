@@ -181,14 +181,14 @@ def test_a_suite_run_measures_each_local_model_alone(store: Store, small_suite: 
 # Reuse ---------------------------------------------------------------------------------------
 
 def test_reused_answers_keep_text_and_grade_and_say_where_their_figures_come_from(
-        store: Store, small_suite: Path, demo_model: Path) -> None:
+        store: Store, small_suite: Path, smol_tiny: Path) -> None:
     one_thread = runner_for(store, threads=1)
-    first, _ = run(one_thread, small_suite, [demo_model])
+    first, _ = run(one_thread, small_suite, [smol_tiny])
     original = store.results(first)
     store.set_human_label(original[0]["id"], 1)
 
     two_threads = runner_for(store, threads=2)
-    second, events = run(two_threads, small_suite, [demo_model])
+    second, events = run(two_threads, small_suite, [smol_tiny])
     assert [e.reused for e in events if isinstance(e, ev.CaseFinished)] == [True] * len(original)
     reused = store.results(second)
     by_case = {r["case_id"]: r for r in reused}
@@ -203,7 +203,7 @@ def test_reused_answers_keep_text_and_grade_and_say_where_their_figures_come_fro
     assert any(f"measured in run {first} under other settings" in n for n in notes)
 
     # Reused from a run with the same threads and hardware: its figures stand, and say where from.
-    third, _ = run(one_thread, small_suite, [demo_model])
+    third, _ = run(one_thread, small_suite, [smol_tiny])
     rows = store.results(third)
     assert {r["reused_from"] for r in rows} == {r["id"] for r in original}, "reuse points at the measurement"
     notes = summarize(store, third).models[0].measurement_notes
@@ -212,13 +212,13 @@ def test_reused_answers_keep_text_and_grade_and_say_where_their_figures_come_fro
 
 
 def test_a_resume_after_upgrading_llama_cpp_does_not_reuse_the_old_versions_answers(
-        store: Store, small_suite: Path, demo_model: Path) -> None:
+        store: Store, small_suite: Path, smol_tiny: Path) -> None:
     runner = runner_for(store, threads=2)
     suite = load_suite(small_suite)
-    spec = runner.spec_for(demo_model)
-    earlier, _ = run(runner, small_suite, [demo_model])
+    spec = runner.spec_for(smol_tiny)
+    earlier, _ = run(runner, small_suite, [smol_tiny])
     # Pretend the earlier answers came from an older llama.cpp, and the next run was planned then too.
-    old_identity = {**LocalProvider(spec, sha256=ModelCatalog().sha256(demo_model)).identity(),
+    old_identity = {**LocalProvider(spec, sha256=ModelCatalog().sha256(smol_tiny)).identity(),
                     "llama_cpp": "0.3.1"}
     with store.transaction():
         for row, case in zip(store.results(earlier), suite.cases):

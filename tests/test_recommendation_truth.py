@@ -19,20 +19,18 @@ from desktop_app.settings import Settings
 from desktop_app.storage.store import Store
 from desktop_app.suites import load_suite
 from tests.conftest import SUITES, demo_suite_copy
-from tests.ggufs import tiny_copy_with_tokenizer
 
 SETTINGS = Settings(threads=2, context_size=1024)
 SAMPLING = Sampling(max_tokens=16)
 
 
 @pytest.fixture(scope="module")
-def three_models(tmp_path_factory, demo_model: Path, demo_variant: Path) -> tuple[Store, str, dict[str, Path]]:
+def three_models(tmp_path_factory, demo_model: Path, demo_variant: Path,
+                 smol_tiny: Path) -> tuple[Store, str, dict[str, Path]]:
     folder = tmp_path_factory.mktemp("truth")
-    random_model = tiny_copy_with_tokenizer(demo_model, folder / "SmolLM2-tokenizer-random-tiny.gguf",
-                                            n_layer=2, n_embd=64, context_length=2048)
     store = Store(folder / "runs.db")
     runner = Runner(store, SETTINGS, ModelCatalog(folder / "models.json"))
-    models = {"q4": demo_model, "q2": demo_variant, "random": random_model}
+    models = {"q4": demo_model, "q2": demo_variant, "random": smol_tiny}
     specs = [runner.spec_for(path) for path in models.values()]
     run_id = runner.create_run(load_suite(demo_suite_copy(folder / "demo.jsonl")), specs, SAMPLING)
     # Side by side, a thread each: what is proved is which answers are right, and the three answer in a

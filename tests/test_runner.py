@@ -66,11 +66,11 @@ def test_a_run_stores_every_answer_with_what_reproduces_it(runner: Runner, store
     assert json.loads(models[0]["metadata_json"])["quantization"] == "Q4_1"
 
 
-def test_an_interrupted_run_resumes_where_it_stopped(store: Store, small_suite: Path, demo_model: Path) -> None:
+def test_an_interrupted_run_resumes_where_it_stopped(store: Store, small_suite: Path, smol_tiny: Path) -> None:
     # One case at a time: batched, the third case can finish in the same step as the second, before the
     # cancel is seen (then the run is rightly complete).
     runner = Runner(store, Settings(threads=2, context_size=1024, parallel=1), ModelCatalog())
-    run_id = runner.create_run(load_suite(small_suite), [runner.spec_for(demo_model)], SAMPLING)
+    run_id = runner.create_run(load_suite(small_suite), [runner.spec_for(smol_tiny)], SAMPLING)
     cancel = threading.Event()
     first = []
     for event in runner.execute(run_id, cancel):
@@ -90,11 +90,11 @@ def test_an_interrupted_run_resumes_where_it_stopped(store: Store, small_suite: 
 
 
 def test_identical_requests_reuse_stored_answers_without_loading(runner: Runner, store: Store,
-                                                                 small_suite: Path, demo_model: Path) -> None:
+                                                                 small_suite: Path, smol_tiny: Path) -> None:
     suite = load_suite(small_suite)
-    first = runner.create_run(suite, [runner.spec_for(demo_model)], SAMPLING)
+    first = runner.create_run(suite, [runner.spec_for(smol_tiny)], SAMPLING)
     drain(runner, first)
-    second = runner.create_run(suite, [runner.spec_for(demo_model)], SAMPLING)
+    second = runner.create_run(suite, [runner.spec_for(smol_tiny)], SAMPLING)
     events = drain(runner, second)
     assert not any(isinstance(e, ev.ModelLoading) for e in events)
     old = {r["case_id"]: r for r in store.results(first)}
@@ -102,7 +102,7 @@ def test_identical_requests_reuse_stored_answers_without_loading(runner: Runner,
         assert row["reused_from"] == old[row["case_id"]]["id"]
         assert row["text"] == old[row["case_id"]]["text"]
 
-    changed = runner.create_run(suite, [runner.spec_for(demo_model)], Sampling(max_tokens=24, seed=5))
+    changed = runner.create_run(suite, [runner.spec_for(smol_tiny)], Sampling(max_tokens=24, seed=5))
     assert any(isinstance(e, ev.ModelLoading) for e in drain(runner, changed)), "a new seed is a new request"
 
 

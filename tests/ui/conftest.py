@@ -61,6 +61,8 @@ def current_look(app) -> Look:
 
 def restore_look(app, look: Look) -> None:
     """Put `look` back; palette and font only if they differ, so none is pinned that a style would set."""
+    if look is _Real.look and _is_real(app):
+        return  # already the real look: setting it again would re-polish every widget for nothing
     app.setStyleSheet("")
     if app.style().name().lower() != look.style.lower():
         app.setStyle(look.style)
@@ -69,15 +71,54 @@ def restore_look(app, look: Look) -> None:
     if app.font() != look.font:
         app.setFont(look.font)
     app.setStyleSheet(look.sheet)
+    if look is _Real.look:
+        _Real.mark = _fingerprint(app)  # the sheet's style object is a new one
+
+
+class _Real:
+    """The app's real look, as the UI tests' session set it, and its fingerprint."""
+
+    look: Look | None = None
+    mark: tuple | None = None
+
+
+def _fingerprint(app) -> tuple:
+    """What changes when a test changes the application's look, read without disturbing it (reading the style's
+    name under a style sheet means taking the sheet off and on, which re-polishes every widget)."""
+    import shiboken6
+    from PySide6.QtGui import QFont, QPalette
+
+    return app.styleSheet(), shiboken6.getCppPointer(app.style())[0], QPalette(app.palette()), QFont(app.font())
+
+
+def _is_real(app) -> bool:
+    return _Real.mark is not None and _fingerprint(app) == _Real.mark
+
+
+@pytest.fixture(scope="session", autouse=True)
+def real_look(qapp) -> Look:
+    """Every UI test runs in the look `make run` has (`apply_style`: Fusion and the app's style sheet): what is
+    checked (sizes, clipping, screenshots) is what a user sees, and no test pays for switching looks (each
+    switch re-polishes every widget alive: 0.1-0.7 s)."""
+    from desktop_app.ui.style import apply_style
+
+    apply_style(qapp)
+    _Real.look, _Real.mark = current_look(qapp), _fingerprint(qapp)
+    return _Real.look
 
 
 @contextmanager
 def app_look(app):
-    """The app's real look (`apply_style`, as `make run` has it) for a picture; the look before comes back after."""
+    """The app's real look for a picture, and the look before it back after: a test that changed the look gets
+    the real one for its picture, then its own again."""
     from desktop_app.ui.style import apply_style
 
-    before = current_look(app)
-    apply_style(app)
+    if _Real.look is None:  # outside the UI tests' session
+        before = current_look(app)
+        apply_style(app)
+    else:
+        before = _Real.look if _is_real(app) else current_look(app)
+        restore_look(app, _Real.look)
     try:
         yield
     finally:
@@ -85,22 +126,21 @@ def app_look(app):
 
 
 @pytest.fixture(autouse=True)
-def no_look_leaks(qapp):
+def no_look_leaks(qapp, real_look):
     """Whatever a test does to the application's style, style sheet, palette or font, the next test starts
-    from the look before it: widgets lay out by their style, so a leaked look changes later tests' sizes.
+    from the real look again: widgets lay out by their style, so a leaked look changes later tests' sizes.
     The test's closed windows are deleted first (pytest-qt only schedules it): a look that changes re-polishes
     every widget still alive, and so would the next test's."""
     from PySide6.QtCore import QCoreApplication, QEvent
 
-    before = current_look(qapp)
     yield
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    restore_look(qapp, before)
+    restore_look(qapp, real_look)
 
 
 @pytest.fixture
 def styled(qapp):
-    """The app's real look for the whole test, for screenshots; the previous look comes back afterwards."""
+    """The app's real look for the whole test, for screenshots (the session's look: see `real_look`)."""
     with app_look(qapp):
         yield
 

@@ -155,9 +155,10 @@ def test_settings_save_hardware_amortization_and_the_api_models(qtbot, ctx) -> N
 
 
 def test_two_local_models_and_an_api_model_side_by_side_land_on_one_tradeoff_plot(
-        qtbot, ctx, demo_model, demo_variant, llama_server, monkeypatch) -> None:
+        qtbot, ctx, smol_tiny, smol_tiny_b, llama_server, monkeypatch) -> None:
     """Compare streams three columns (one is the loopback API server); the Tradeoff screen then has
-    three points on one cost axis: two local circles and one API diamond."""
+    three points on one cost axis: two local circles and one API diamond. (The local two are tiny models
+    that speak through the demo model's tokenizer: what is tested is where the answers land.)"""
     import dataclasses
 
     from desktop_app.ui.pages.compare import ComparePage
@@ -167,14 +168,14 @@ def test_two_local_models_and_an_api_model_side_by_side_land_on_one_tradeoff_plo
     ref = f"openai-compatible:demo@{llama_server.base_url}"
     monkeypatch.setenv(keys.env_var(keys.name_for_url(llama_server.base_url)), llama_server.api_key)
     ctx.save_settings(dataclasses.replace(
-        ctx.settings, max_tokens=24, api_models=[ref],
+        ctx.settings, max_tokens=24, api_models=[ref], model_files=[str(smol_tiny), str(smol_tiny_b)],
         price_overrides={ref: {"input_usd_per_mtok": 0.15, "output_usd_per_mtok": 0.6}}))
     compare = ComparePage(ctx)
     qtbot.addWidget(compare)
     compare.resize(1240, 780)
     compare.show()
-    qtbot.waitUntil(lambda: compare.picker.list.count() >= 3, timeout=30_000)
-    compare.picker.set_selected([demo_model, demo_variant, ref])
+    qtbot.waitUntil(lambda: compare.picker.list.count() >= 5, timeout=30_000)
+    compare.picker.set_selected([smol_tiny, smol_tiny_b, ref])
     assert len(compare.picker.selected_paths()) == 3
     compare.prompt_edit.setPlainText("What is the capital of France?")
     with qtbot.waitSignal(compare.run_finished, timeout=180_000) as finished:

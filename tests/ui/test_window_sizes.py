@@ -26,18 +26,18 @@ RUN_TIMEOUT_MS = 180_000
 
 
 @pytest.fixture
-def window(qtbot, ctx, demo_run_db, demo_model, demo_variant, random_model, pooled):
+def window(qtbot, ctx, demo_run_db, demo_model, demo_variant, smol_tiny, pooled):
     """The main window on a graded suite run of two models, with a comparison of three models just made (the
     three loaded once for the module: these tests are about what is drawn)."""
     run_id = install_run(demo_run_db, ctx)
-    ctx.save_settings(dataclasses.replace(ctx.settings, api_models=[LONG_API], model_files=[str(random_model)]))
+    ctx.save_settings(dataclasses.replace(ctx.settings, api_models=[LONG_API], model_files=[str(smol_tiny)]))
     win = MainWindow(ctx)
     qtbot.addWidget(win)
     win.resize(*SIZES[0])
     win.show()
     compare = win.show_page("Compare")
     qtbot.waitUntil(lambda: len(compare.picker.entries) >= 3, timeout=30_000)
-    compare.picker.set_selected([demo_model, demo_variant, random_model])
+    compare.picker.set_selected([demo_model, demo_variant, smol_tiny])
     compare.prompt_edit.setPlainText("Name a colour.")
     compare.max_tokens.setValue(4)
     with qtbot.waitSignal(compare.run_finished, timeout=RUN_TIMEOUT_MS):
