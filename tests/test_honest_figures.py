@@ -48,11 +48,11 @@ def run(runner: Runner, suite_path: Path, models: list[Path], **execute) -> tupl
 # Threads -------------------------------------------------------------------------------------
 
 def test_local_models_use_every_physical_core_by_default_and_each_answer_says_how_many(
-        store: Store, small_suite: Path, demo_model: Path) -> None:
+        store: Store, small_suite: Path, smol_tiny: Path) -> None:
     runner = runner_for(store)  # no thread setting: what a new user gets
-    spec = runner.spec_for(demo_model)
+    spec = runner.spec_for(smol_tiny)
     assert spec.n_threads == PHYSICAL_CORES and spec.adapt_threads  # the most: fewer while cores are busy
-    run_id, events = run(runner, small_suite, [demo_model])
+    run_id, events = run(runner, small_suite, [smol_tiny])
     assert events[-1].status == "complete"
     # What llama.cpp decoded with: every core on a quiet machine, fewer while other programs held cores
     # (tests/test_threads.py holds one busy on purpose); never a number it did not use.
@@ -61,7 +61,7 @@ def test_local_models_use_every_physical_core_by_default_and_each_answer_says_ho
     assert summarize(store, run_id).models[0].threads == statistics.mode(used)
 
     explicit = runner_for(store, threads=1)
-    assert explicit.spec_for(demo_model).n_threads == 1
+    assert explicit.spec_for(smol_tiny).n_threads == 1
 
 
 # A busy machine ------------------------------------------------------------------------------

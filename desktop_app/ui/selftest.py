@@ -9,7 +9,9 @@ import sys
 from PySide6.QtCore import QEventLoop, QTimer, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication
 
-SETTLE_MS = 150  # each screen's first reads run on worker threads: let them land before the picture
+# Each screen's first reads run on worker threads: the picture waits until they have landed (at least
+# SETTLE_MIN_MS, for reads a screen starts on a timer; at most SETTLE_MAX_MS, then it is taken as it is).
+SETTLE_MIN_MS, SETTLE_MAX_MS = 30, 2000
 
 
 def render_screens(run_id: str) -> list[str]:
@@ -30,7 +32,7 @@ def render_screens(run_id: str) -> list[str]:
             page = window.show_page(name)
             if name in ("Results", "Tradeoff") and hasattr(page, "show_run"):
                 page.show_run(run_id)
-            _pump(SETTLE_MS)
+            _settle()
             picture = window.grab()
             if picture.isNull() or picture.width() < 200:
                 raise RuntimeError(f"the {name} screen rendered no picture")
@@ -47,6 +49,15 @@ def _quiet_offscreen(_kind: object, _context: object, message: str) -> None:
     report. Everything else Qt says still reaches stderr."""
     if "propagateSizeHints" not in message:
         print(message, file=sys.stderr)
+
+
+def _settle() -> None:
+    from desktop_app.ui.workers import jobs_running
+
+    waited = 0
+    while waited < SETTLE_MAX_MS and (waited < SETTLE_MIN_MS or jobs_running()):
+        _pump(10)
+        waited += 10
 
 
 def _pump(ms: int) -> None:

@@ -162,6 +162,12 @@ class GeneratorWorker(QObject):
             self.deleteLater()
 
 
+def jobs_running() -> int:
+    """Background jobs not finished yet, results not yet handed to the UI thread included (a job counts until
+    the UI thread lets go of its worker, which comes after its last result there)."""
+    return len(GeneratorWorker._active)
+
+
 def _work(token: int) -> None:
     """A worker's run on its work thread, which then drops its reference and only then tells the UI thread
     (queued after the worker's own `done`), which drops the last one: the worker is freed on its thread."""

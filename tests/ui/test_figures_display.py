@@ -281,12 +281,13 @@ def error_dialogs(widget) -> list[QMessageBox]:
 
 
 def test_a_suite_run_that_ends_incomplete_says_why_and_is_offered_for_resume(qtbot, ctx, small_suite,
-                                                                            demo_model, shot) -> None:
+                                                                            smol_tiny, shot) -> None:
     ref = f"openai-compatible:offline@{DEAD_SERVER}"
-    ctx.save_settings(dataclasses.replace(ctx.settings, api_models=[ref], api_max_retries=0, max_tokens=8))
+    ctx.save_settings(dataclasses.replace(ctx.settings, api_models=[ref], api_max_retries=0, max_tokens=8,
+                                          model_files=[str(smol_tiny)]))
     page = suites_page(qtbot, ctx, small_suite)
     try:
-        page.picker.set_selected([str(demo_model), ref])
+        page.picker.set_selected([str(smol_tiny), ref])
         with qtbot.waitSignal(page.run_finished, timeout=180_000) as finished:
             page.run()
         run_id, status = finished.args

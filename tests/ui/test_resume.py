@@ -44,9 +44,9 @@ def stored(ctx, run_id: str) -> tuple[str, list[dict]]:
         store.close()
 
 
-def test_a_run_left_running_by_a_crash_is_offered_for_resume_and_finishes(qtbot, ctx, small_suite, demo_model,
+def test_a_run_left_running_by_a_crash_is_offered_for_resume_and_finishes(qtbot, ctx, small_suite, smol_tiny,
                                                                         monkeypatch):
-    run_id = crashed_run(ctx, small_suite, demo_model)
+    run_id = crashed_run(ctx, small_suite, smol_tiny)
     status, rows = stored(ctx, run_id)
     assert status == "running" and len(rows) == 1
 
@@ -95,8 +95,8 @@ def test_a_run_left_running_by_a_crash_is_offered_for_resume_and_finishes(qtbot,
         window.close()
 
 
-def test_cancelling_the_question_leaves_the_run_as_it_was(qtbot, ctx, small_suite, demo_model, monkeypatch):
-    run_id = crashed_run(ctx, small_suite, demo_model)
+def test_cancelling_the_question_leaves_the_run_as_it_was(qtbot, ctx, small_suite, smol_tiny, monkeypatch):
+    run_id = crashed_run(ctx, small_suite, smol_tiny)
     window = MainWindow(ctx)
     qtbot.addWidget(window)
     window.show()
