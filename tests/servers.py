@@ -38,7 +38,7 @@ class LlamaServer:
     """`python -m llama_cpp.server` serving one GGUF as model `alias`, key required."""
 
     def __init__(self, model: Path, alias: str = "demo", api_key: str = "sk-loopback-test-key",
-                 threads: int = 1) -> None:
+                 threads: int = 2) -> None:
         self.alias, self.api_key, self.port = alias, api_key, free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self.log = open(os.devnull, "wb")  # noqa: SIM115 - closed in stop()

@@ -123,19 +123,19 @@ def test_what_llama_cpp_knows_is_asked_once_per_architecture_and_remembered(
 
 
 @pytest.fixture(scope="module")
-def path_reporting_server(demo_model: Path):
+def path_reporting_server(smol_tiny: Path):
     """llama-cpp-python's server reporting its model as the file's path, as llama.cpp's llama-server does."""
-    server = LlamaServer(demo_model, alias=str(demo_model), api_key="sk-path-server")
+    server = LlamaServer(smol_tiny, alias=str(smol_tiny), api_key="sk-path-server")
     yield server
     server.stop()
 
 
 def test_a_server_that_reports_a_file_path_names_the_model_by_the_file(
-        path_reporting_server, demo_model: Path, store, monkeypatch: pytest.MonkeyPatch) -> None:
+        path_reporting_server, smol_tiny: Path, store, monkeypatch: pytest.MonkeyPatch) -> None:
     server = path_reporting_server
     monkeypatch.setenv(keys.env_var(keys.name_for_url(server.base_url)), server.api_key)
     (offered,) = api_provider(parse_model_ref(f"openai-compatible:x@{server.base_url}")).list_models()
-    assert offered == str(demo_model)  # what the server says: a file path
+    assert offered == str(smol_tiny)  # what the server says: a file path
     ref = f"openai-compatible:{offered}@{server.base_url}"
     host = f"127.0.0.1:{server.port}"
 
@@ -145,7 +145,7 @@ def test_a_server_that_reports_a_file_path_names_the_model_by_the_file(
         (stored,) = store.run_models(run_id)
         return stored["model_key"]
 
-    assert run_key(Settings()) == f"SmolLM2-135M-Instruct.Q4_1 @ {host}"
+    assert run_key(Settings()) == f"{smol_tiny.stem} @ {host}"
     assert run_key(Settings(api_model_names={ref: "smol on the box"})) == "smol on the box"  # the user's name
     assert run_key(Settings(), f"smol={ref}") == "smol"  # named in the reference itself, as the CLI takes it
     assert parse_model_ref(f"smol={ref}").ref == ref  # prices and settings stay keyed by the reference

@@ -25,8 +25,9 @@ from tests.servers import ScriptedJudge
 
 
 @pytest.fixture(scope="module")
-def answered(tmp_path_factory, demo_model: Path, demo_variant: Path) -> tuple[Path, str, Path]:
-    """(database, run id, suite): both demo models on four cases, one without an expected answer."""
+def answered(tmp_path_factory, smol_tiny: Path, smol_tiny_b: Path) -> tuple[Path, str, Path]:
+    """(database, run id, suite): two local models on four cases, one without an expected answer. What the
+    answers say does not matter to these tests (the judges are scripted): two tiny models give them."""
     folder = tmp_path_factory.mktemp("scoring")
     suite = folder / "open.jsonl"
     suite.write_text("\n".join(json.dumps(c) for c in [
@@ -38,7 +39,7 @@ def answered(tmp_path_factory, demo_model: Path, demo_variant: Path) -> tuple[Pa
     ]) + "\n", encoding="utf-8")
     store = Store(folder / "runs.db")
     runner = Runner(store, Settings(threads=2, context_size=1024), ModelCatalog(folder / "models.json"))
-    run_id = runner.create_run(load_suite(suite), [runner.spec_for(demo_model), runner.spec_for(demo_variant)],
+    run_id = runner.create_run(load_suite(suite), [runner.spec_for(smol_tiny), runner.spec_for(smol_tiny_b)],
                                Sampling(max_tokens=24))
     # Side by side, a thread each: these tests re-score the answers, not how they were measured.
     assert list(runner.execute(run_id, concurrent=True))[-1].status == "complete"
