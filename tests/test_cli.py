@@ -72,8 +72,10 @@ def test_quantize_makes_a_loadable_variant(demo_model: Path, modelscout_home: Pa
 
 
 def test_run_then_results_then_resume(demo_model: Path, modelscout_home: Path, small_suite: Path) -> None:
-    proc = modelscout("run", "--suite", str(small_suite), "--model", str(demo_model), "--max-tokens", "24",
-                      "--json", home=modelscout_home)
+    # In this process (the same code as `python -m desktop_app`): the killed-run test below and
+    # tests/test_faults_processes.py run `run` in real processes.
+    proc = modelscout_here("run", "--suite", str(small_suite), "--model", str(demo_model), "--max-tokens", "24",
+                           "--json", home=modelscout_home, check=True)
     data = json.loads(proc.stdout)
     assert "[3/3]" in proc.stderr, "progress goes to stderr"
     run_id = data["run_id"]

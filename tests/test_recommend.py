@@ -20,6 +20,7 @@ from desktop_app.errors import UserError
 from desktop_app.models.hardware import Hardware
 from desktop_app.settings import Settings
 from desktop_app.storage.store import Store, dumps
+from tests.conftest import modelscout_here
 
 JSON_KEYS = {"run_id", "recommended", "decided", "reason", "more_cases_needed", "models"}
 MODEL_KEYS = {"model", "quality", "quality_low", "quality_high", "cost_per_answer_usd", "difference_to_best",
@@ -283,18 +284,22 @@ def test_the_recommend_command_prints_a_table_and_the_paragraph_or_json(modelsco
         return subprocess.run([sys.executable, "-m", "desktop_app", "recommend", *args], capture_output=True,
                               text=True, env=env, timeout=120, check=False)
 
-    proc = modelscout(run_id, "--json", "--tolerance", "0.05", "--max-latency-ms", "5000")
+    def here(*args: str) -> subprocess.CompletedProcess:
+        """The same command in this process (the same code, without a new interpreter's second)."""
+        return modelscout_here("recommend", *args, home=modelscout_home)
+
+    proc = modelscout(run_id, "--json", "--tolerance", "0.05", "--max-latency-ms", "5000")  # a real process once
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert JSON_KEYS <= set(data) and data["run_id"] == run_id and data["recommended"] == "small"
     assert all(MODEL_KEYS <= set(m) for m in data["models"])
-    proc = modelscout(run_id, "--axis", "latency", "--requests-per-day", "5000")
+    proc = here(run_id, "--axis", "latency", "--requests-per-day", "5000")
     assert proc.returncode == 0, proc.stderr
     header, _, *rows = proc.stdout.splitlines()
     assert header.startswith("model ") and "vs best, points (95% CI)" in header and "$/month at 5,000/day" in header
     assert any(r.startswith("small") and "good enough" in r for r in rows)
     assert "small is recommended:" in proc.stdout and "lower time per answer" in proc.stdout
-    refused = modelscout(run_id, "--tolerance", "5")
+    refused = here(run_id, "--tolerance", "5")
     assert refused.returncode == 2 and "0.05 for 5 points" in refused.stderr
 
 

@@ -155,8 +155,10 @@ def test_stop_ends_judging_and_keeps_the_verdicts_made(qtbot, open_page, ctx, se
     assert dialog.score_button.isEnabled() and dialog.close_button.isEnabled()
 
 
-def test_a_suites_judge_is_shown_and_the_run_panel_follows_its_judging(qtbot, ctx, tmp_path, demo_model,
+def test_a_suites_judge_is_shown_and_the_run_panel_follows_its_judging(qtbot, ctx, tmp_path, smol_tiny,
                                                                         judges) -> None:
+    import dataclasses
+
     from desktop_app.ui.pages.suites import SuitesPage
     from tests.ui.test_suites_page import make_page, open_and_wait
 
@@ -167,6 +169,7 @@ def test_a_suites_judge_is_shown_and_the_run_panel_follows_its_judging(qtbot, ct
         {"id": "add", "prompt": "What is 2 + 2? Reply with just the number.", "expected": 4},
         {"id": "sea", "prompt": "One sentence about the sea."},
     ]) + "\n", encoding="utf-8")
+    ctx.save_settings(dataclasses.replace(ctx.settings, model_files=[str(smol_tiny)]))  # the judge reads any answer
     page: SuitesPage = make_page(qtbot, ctx)
     try:
         ctx.settings.max_tokens = 8
@@ -176,7 +179,7 @@ def test_a_suites_judge_is_shown_and_the_run_panel_follows_its_judging(qtbot, ct
         assert line == f"Scored by judge {ref(judge)} · rubric “Short and correct.”"
         assert "Rubric: Short and correct." in page.scoring_label.toolTip()
 
-        page.picker.set_selected([demo_model])
+        page.picker.set_selected([smol_tiny])
         texts = []
         with qtbot.waitSignal(page.run_finished, timeout=180_000) as blocker:
             page.run_button.click()
