@@ -63,23 +63,35 @@ def main(argv: list[str] | None = None) -> int:
     if not args.model.is_file():
         print(f"FAIL model: {args.model} is not a file; give a small GGUF model with --model", flush=True)
         return 2
+    user_home = os.environ.get("MODELSCOUT_HOME")
     with tempfile.TemporaryDirectory(prefix="modelscout-self-test-") as home:
         os.environ["MODELSCOUT_HOME"] = home  # settings, store and caches: all in the throwaway folder
-        steps = Steps(lambda line: print(line, flush=True))
-        steps.run("python", lambda: f"{platform.python_version()} on {platform.system()} {platform.machine()}, "
-                                    f"{'packaged' if getattr(sys, 'frozen', False) else 'not packaged'}, "
-                                    f"ModelScout {__version__}")
-        steps.run("llama.cpp", _llama_library)
-        steps.run("graders", _graders)
-        steps.run("licences", _licences)
-        run_id: list[str] = []
-        steps.run("model worker", lambda: _run_model(args.model, run_id))
-        steps.run("store", lambda: _read_back(run_id[0]))
-        if not args.no_screens:
-            steps.run("screens", lambda: _screens(run_id[0]))
-        total = time.perf_counter() - steps.started
-        print(f"self-test {'failed' if steps.failed else 'passed'} in {total:.1f} s", flush=True)
-        return 1 if steps.failed else 0
+        try:
+            return _steps(args)
+        finally:
+            if user_home is None:
+                os.environ.pop("MODELSCOUT_HOME", None)
+            else:
+                os.environ["MODELSCOUT_HOME"] = user_home
+
+
+def _steps(args: argparse.Namespace) -> int:
+    """Every step in order, one line each; 0 when all passed (the first failure ends the test)."""
+    steps = Steps(lambda line: print(line, flush=True))
+    steps.run("python", lambda: f"{platform.python_version()} on {platform.system()} {platform.machine()}, "
+                                f"{'packaged' if getattr(sys, 'frozen', False) else 'not packaged'}, "
+                                f"ModelScout {__version__}")
+    steps.run("llama.cpp", _llama_library)
+    steps.run("graders", _graders)
+    steps.run("licences", _licences)
+    run_id: list[str] = []
+    steps.run("model worker", lambda: _run_model(args.model, run_id))
+    steps.run("store", lambda: _read_back(run_id[0]))
+    if not args.no_screens:
+        steps.run("screens", lambda: _screens(run_id[0]))
+    total = time.perf_counter() - steps.started
+    print(f"self-test {'failed' if steps.failed else 'passed'} in {total:.1f} s", flush=True)
+    return 1 if steps.failed else 0
 
 
 def _llama_library() -> str:

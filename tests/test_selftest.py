@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from desktop_app import selftest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -32,15 +36,19 @@ def test_the_self_test_checks_each_part_on_a_real_model_and_leaves_nothing(demo_
     assert not (tmp_path / "user-data").exists(), "the self-test wrote into the user's data folder"
 
 
-def test_a_self_test_without_a_usable_model_fails_in_one_line(tmp_path: Path) -> None:
-    proc = self_test("--model", str(tmp_path / "missing.gguf"), home=tmp_path)
+def test_a_self_test_without_a_usable_model_fails_in_one_line(tmp_path: Path, modelscout_home: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    proc = self_test("--model", str(tmp_path / "missing.gguf"), home=tmp_path)  # a real process once
     assert proc.returncode == 2
     assert proc.stdout.strip() == (f"FAIL model: {tmp_path / 'missing.gguf'} is not a file; give a small GGUF "
                                    f"model with --model")
     not_gguf = tmp_path / "notes.gguf"
     not_gguf.write_text("not a model")
-    proc = self_test("--model", str(not_gguf), "--no-screens", home=tmp_path)
-    assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr
-    fail = [line for line in proc.stdout.splitlines() if line.startswith("FAIL")]
+    # The same code in this process: what it prints, and the user's data folder it leaves as it found it.
+    assert selftest.main(["--model", str(not_gguf), "--no-screens"]) == 1
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    fail = [line for line in out.splitlines() if line.startswith("FAIL")]
     assert len(fail) == 1 and fail[0].startswith(f"FAIL model worker: {not_gguf}: not a GGUF file"), fail
-    assert proc.stdout.splitlines()[-1].startswith("self-test failed in ")
+    assert out.splitlines()[-1].startswith("self-test failed in ")
+    assert os.environ["MODELSCOUT_HOME"] == str(modelscout_home)
