@@ -459,3 +459,6 @@ def test_a_job_ending_after_qt_is_gone_ends_quietly(qtbot, monkeypatch: pytest.M
     assert worker.wait(10) and closed.wait(10), "the job ends and its generator is closed"
     qtbot.wait(20)
     assert crashes == [] and seen == [1]
+    # No UI was left to let go of it (as at exit): this test does, so later tests count only their own jobs.
+    for token in [t for t, w in GeneratorWorker._active.items() if w is worker]:
+        GeneratorWorker._active.pop(token)
