@@ -36,6 +36,17 @@ def batched(demo_model: Path):
     provider.close()
 
 
+@pytest.fixture(scope="module")
+def tiny_batched(smol_tiny: Path):
+    """The tiny model through the demo model's tokenizer, decoding up to 4 requests at once: for what does not
+    hang on what the answers say (slots, seeds)."""
+    provider = LocalProvider(LocalModelSpec(str(smol_tiny), n_ctx=512, n_threads=2, n_parallel=4,
+                                            n_ctx_batch=1024), label="tiny")
+    provider.load()
+    yield provider
+    provider.close()
+
+
 def collect(provider: LocalProvider, requests: list[Request], cancel: threading.Event | None = None,
             on_token=None) -> tuple[list[tuple[int, object]], dict[int, Result]]:
     events, results = [], {}
@@ -48,9 +59,9 @@ def collect(provider: LocalProvider, requests: list[Request], cancel: threading.
     return events, results
 
 
-def test_a_batch_answers_every_request_once_at_most_n_parallel_at_a_time(batched: LocalProvider) -> None:
+def test_a_batch_answers_every_request_once_at_most_n_parallel_at_a_time(tiny_batched: LocalProvider) -> None:
     requests = [Request.chat(q, sampling=SHORT) for q in QUESTIONS]
-    events, results = collect(batched, requests)
+    events, results = collect(tiny_batched, requests)
 
     assert sorted(results) == list(range(len(QUESTIONS)))
     assert [i for i, item in events if isinstance(item, Result)].__len__() == len(QUESTIONS), "one result each"
@@ -84,13 +95,13 @@ def test_a_batch_gives_the_same_answers_every_time_and_the_right_ones(batched: L
     assert "Paris" in first[0].text
 
 
-def test_each_request_keeps_its_own_seed_whatever_runs_beside_it(batched: LocalProvider) -> None:
+def test_each_request_keeps_its_own_seed_whatever_runs_beside_it(tiny_batched: LocalProvider) -> None:
     hot = Sampling(max_tokens=10, temperature=1.0, top_k=40, top_p=0.95, seed=7)
-    alone = collect(batched, [Request.chat("Tell me a fact about cats.", sampling=hot)])[1][0]
-    together = collect(batched, [Request.chat("Tell me a fact about cats.", sampling=hot),
-                                 Request.chat("Tell me a fact about cats.", sampling=hot)])[1]
-    other_seed = collect(batched, [Request.chat("Tell me a fact about cats.",
-                                                sampling=Sampling.from_dict({**hot.to_dict(), "seed": 8}))])[1][0]
+    alone = collect(tiny_batched, [Request.chat("Tell me a fact about cats.", sampling=hot)])[1][0]
+    together = collect(tiny_batched, [Request.chat("Tell me a fact about cats.", sampling=hot),
+                                      Request.chat("Tell me a fact about cats.", sampling=hot)])[1]
+    other_seed = collect(tiny_batched, [Request.chat("Tell me a fact about cats.",
+                                                     sampling=Sampling.from_dict({**hot.to_dict(), "seed": 8}))])[1][0]
     assert together[0].text == together[1].text, "the same seed draws the same tokens in one batch"
     assert alone.text and other_seed.text != alone.text, "the seed is the request's own"
 
