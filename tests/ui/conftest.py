@@ -111,14 +111,8 @@ def real_look(qapp) -> Look:
 def app_look(app):
     """The app's real look for a picture, and the look before it back after: a test that changed the look gets
     the real one for its picture, then its own again."""
-    from desktop_app.ui.style import apply_style
-
-    if _Real.look is None:  # outside the UI tests' session
-        before = current_look(app)
-        apply_style(app)
-    else:
-        before = _Real.look if _is_real(app) else current_look(app)
-        restore_look(app, _Real.look)
+    before = _Real.look if _is_real(app) else current_look(app)
+    restore_look(app, _Real.look)
     try:
         yield
     finally:
